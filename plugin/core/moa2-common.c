@@ -1,0 +1,46 @@
+/* Secrets and fingerprints shared by every part of the core. */
+#include "config.h"
+#include "moa2-common.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+void
+moa2_secret_free(void *ptr, size_t len)
+{
+	if (ptr == NULL)
+		return;
+	OPENSSL_cleanse(ptr, len);
+	free(ptr);
+}
+
+void
+moa2_secret_str_free(char **str)
+{
+	if (*str == NULL)
+		return;
+	OPENSSL_cleanse(*str, strlen(*str));
+	free(*str);
+	*str = NULL;
+}
+
+void
+moa2_token_fingerprint(const void *token, size_t len,
+		       char out[MOA2_FINGERPRINT_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int digest_len = 0;
+
+	if (EVP_Digest(token, len, digest, &digest_len, EVP_sha256(), NULL) != 1) {
+		memcpy(out, "????????", MOA2_FINGERPRINT_LEN + 1);
+		return;
+	}
+	for (size_t i = 0; i < MOA2_FINGERPRINT_LEN / 2; i++) {
+		out[i * 2] = hex[digest[i] >> 4];
+		out[i * 2 + 1] = hex[digest[i] & 0xf];
+	}
+	out[MOA2_FINGERPRINT_LEN] = '\0';
+}

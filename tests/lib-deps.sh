@@ -1,0 +1,42 @@
+# Sourced by tests/run-all and tests/demo: installs the Debian packages the
+# build and the tests need, only those that are missing.
+
+# build: compiler, autotools, the libraries and their headers
+MOA2_BUILD_DEPS="gcc make autoconf automake libtool pkg-config libssl-dev
+libcurl4-openssl-dev libjson-c-dev check libsubunit-dev dovecot-dev libsasl2-dev
+openssl ca-certificates"
+# sanitizers and libFuzzer
+MOA2_SANITIZER_DEPS="clang libclang-rt-14-dev"
+# integration tests: real servers and real clients
+MOA2_INTEGRATION_DEPS="python3 curl"
+
+moa2_missing_packages() {
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' ||
+			printf '%s\n' "$pkg"
+	done
+}
+
+# moa2_install_deps PKG...: apt-get installs what is missing (as root).
+moa2_install_deps() {
+	missing=$(moa2_missing_packages "$@" | tr '\n' ' ')
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing Debian packages: $missing" >&2
+		echo "run this as root, or first: apt-get install $missing" >&2
+		return 1
+	fi
+	echo "== installing Debian packages: $missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# moa2_have_node: Node.js >= 18 with npm, for the test identity provider.
+moa2_install_node() {
+	if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+		return 0
+	fi
+	moa2_install_deps nodejs npm
+}
