@@ -58,6 +58,16 @@ moa2_json_parse(const char *data, size_t len, struct moa2_json **json_r,
 	obj = json_tokener_parse_ex(tok, data, (int)len);
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_continue) {
+		/* a bare number or literal ends only at the end of input */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		if (jerr == json_tokener_success) {
+			json_tokener_free(tok);
+			*json_r = (struct moa2_json *)obj;
+			return 0;
+		}
+	}
+	if (jerr == json_tokener_continue) {
 		*error_r = "truncated JSON document";
 	} else if (jerr != json_tokener_success) {
 		*error_r = jerr == json_tokener_error_depth ?
@@ -149,6 +159,42 @@ moa2_json_get_int64(const struct moa2_json *json, const char *key,
 		return -1;
 	*value_r = n;
 	return 1;
+}
+
+int
+moa2_json_get_numeric_date(const struct moa2_json *json, const char *key,
+			   int64_t *value_r)
+{
+	const struct moa2_json *value;
+	double d;
+
+	*value_r = 0;
+	if (moa2_json_get(json, key, &value) == 0)
+		return 0;
+	if (json_object_is_type(jobj(value), json_type_int))
+		return moa2_json_get_int64(json, key, value_r);
+	if (!json_object_is_type(jobj(value), json_type_double))
+		return -1;
+	d = json_object_get_double(jobj(value));
+	if (!(d > -9.2e18 && d < 9.2e18))
+		return -1;
+	*value_r = (int64_t)d;
+	return 1;
+}
+
+const char *
+moa2_json_scalar_text(const struct moa2_json *json)
+{
+	switch (json_object_get_type(jobj(json))) {
+	case json_type_string:
+		return safe_string(jobj(json));
+	case json_type_int:
+	case json_type_double:
+	case json_type_boolean:
+		return json_object_get_string(jobj(json));
+	default:
+		return NULL;
+	}
 }
 
 int

@@ -31,6 +31,14 @@ int moa2_json_get_int64(const struct moa2_json *json, const char *key,
 int moa2_json_get_bool(const struct moa2_json *json, const char *key,
 		       bool *value_r);
 
+/* NumericDate (RFC 7519 §2): an integer, or a number whose fraction is
+   dropped. 1 found, 0 absent, -1 another type or out of range. */
+int moa2_json_get_numeric_date(const struct moa2_json *json, const char *key,
+			       int64_t *value_r);
+/* A string, number or boolean as text ("alice", "42", "true"); NULL for
+   null, objects, arrays and strings with an embedded NUL. Borrowed. */
+const char *moa2_json_scalar_text(const struct moa2_json *json);
+
 bool moa2_json_is_string(const struct moa2_json *json);
 bool moa2_json_is_array(const struct moa2_json *json);
 const char *moa2_json_string(const struct moa2_json *json); /* NULL if not a string */

@@ -402,7 +402,8 @@ moa2_sasl_parse(enum moa2_sasl_mech mech, const void *data, size_t len,
 		error = MOA2_SASL_ERR_EMPTY;
 	else if (len > MOA2_SASL_MAX_RESPONSE)
 		error = MOA2_SASL_ERR_TOO_LONG;
-	else if (mech == MOA2_MECH_OAUTHBEARER && moa2_sasl_is_failure_ack(mech, data, len))
+	else if (mech != MOA2_MECH_XOAUTH2 &&
+		 moa2_sasl_is_failure_ack(MOA2_MECH_OAUTHBEARER, data, len))
 		error = MOA2_SASL_ERR_FAILURE_ACK;
 	else
 		error = parse_once(mech, data, len, resp_r);

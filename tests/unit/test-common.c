@@ -1,0 +1,284 @@
+/* Shared helpers of the unit test programs: vector files, unescaping, a
+   reproducible PRNG and the Check runner. */
+
+#include "test-common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef TEST_DATA_DIR
+#  error "TEST_DATA_DIR must be defined by the build"
+#endif
+
+#define TC_MAX_FILES 32
+
+static struct tc_vector_file *loaded_files[TC_MAX_FILES];
+static unsigned int loaded_count;
+static uint64_t prng_state;
+
+static void *
+xmalloc(size_t size)
+{
+	void *ptr = malloc(size == 0 ? 1 : size);
+
+	if (ptr == NULL) {
+		fprintf(stderr, "test: out of memory\n");
+		exit(EXIT_FAILURE);
+	}
+	return ptr;
+}
+
+static char *
+xstrdup(const char *str)
+{
+	size_t len = strlen(str);
+	char *copy = xmalloc(len + 1);
+
+	memcpy(copy, str, len + 1);
+	return copy;
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+tc_unescape(const char *in, unsigned char **out_r, size_t *len_r)
+{
+	size_t in_len = strlen(in), n = 0;
+	unsigned char *out = xmalloc(in_len + 1);
+
+	for (size_t i = 0; i < in_len; i++) {
+		if (in[i] != '\\') {
+			out[n++] = (unsigned char)in[i];
+			continue;
+		}
+		if (++i == in_len)
+			goto bad;
+		switch (in[i]) {
+		case 'n': out[n++] = '\n'; break;
+		case 'r': out[n++] = '\r'; break;
+		case 't': out[n++] = '\t'; break;
+		case '0': out[n++] = '\0'; break;
+		case '\\': out[n++] = '\\'; break;
+		case 'x': {
+			int hi, lo;
+
+			if (in_len - i < 3) /* "x" and two hex digits */
+				goto bad;
+			hi = hex_value(in[i + 1]);
+			lo = hi < 0 ? -1 : hex_value(in[i + 2]);
+			if (lo < 0)
+				goto bad;
+			out[n++] = (unsigned char)(hi * 16 + lo);
+			i += 2;
+			break;
+		}
+		default:
+			goto bad;
+		}
+	}
+	out[n] = '\0';
+	*out_r = out;
+	*len_r = n;
+	return 0;
+bad:
+	free(out);
+	*out_r = NULL;
+	*len_r = 0;
+	return -1;
+}
+
+static void
+split_line(struct tc_vector *v, char *line)
+{
+	unsigned int ncols = 1;
+	char *p, *start;
+
+	for (p = line; *p != '\0'; p++) {
+		if (*p == '\t')
+			ncols++;
+	}
+	v->cols = xmalloc(ncols * sizeof(*v->cols));
+	v->ncols = 0;
+	for (start = p = line;; p++) {
+		if (*p == '\t' || *p == '\0') {
+			bool end = *p == '\0';
+
+			*p = '\0';
+			v->cols[v->ncols++] = xstrdup(start);
+			if (end)
+				break;
+			start = p + 1;
+		}
+	}
+}
+
+const struct tc_vector_file *
+tc_vectors_load(const char *rel_path, unsigned int min_cols)
+{
+	struct tc_vector_file *file;
+	char path[4096], *line = NULL;
+	size_t line_size = 0, alloc = 0;
+	unsigned int lineno = 0;
+	ssize_t got;
+	FILE *fp;
+
+	if (loaded_count == TC_MAX_FILES) {
+		fprintf(stderr, "test: too many vector files\n");
+		exit(EXIT_FAILURE);
+	}
+	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, rel_path);
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		fprintf(stderr, "test: cannot open %s: %s\n", path,
+			strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+	file = xmalloc(sizeof(*file));
+	file->name = xstrdup(rel_path);
+	file->count = 0;
+	file->vectors = NULL;
+	while ((got = getline(&line, &line_size, fp)) != -1) {
+		struct tc_vector *v;
+
+		lineno++;
+		if (got > 0 && line[got - 1] == '\n')
+			line[--got] = '\0';
+		if (got == 0 || line[0] == '#')
+			continue;
+		if (file->count == alloc) {
+			struct tc_vector *grown;
+
+			alloc = alloc == 0 ? 64 : alloc * 2;
+			grown = realloc(file->vectors,
+					alloc * sizeof(*file->vectors));
+			if (grown == NULL) {
+				fprintf(stderr, "test: out of memory\n");
+				exit(EXIT_FAILURE);
+			}
+			file->vectors = grown;
+		}
+		v = &file->vectors[file->count++];
+		v->line = lineno;
+		split_line(v, line);
+		if (v->ncols < min_cols) {
+			fprintf(stderr, "test: %s:%u: %u columns, expected %u\n",
+				path, lineno, v->ncols, min_cols);
+			exit(EXIT_FAILURE);
+		}
+	}
+	free(line);
+	fclose(fp);
+	loaded_files[loaded_count++] = file;
+	return file;
+}
+
+unsigned char *
+tc_vector_col(const struct tc_vector_file *file, const struct tc_vector *v,
+	      unsigned int col, size_t *len_r)
+{
+	unsigned char *out;
+
+	ck_assert_msg(col < v->ncols, "%s:%u: no column %u", file->name,
+		      v->line, col + 1);
+	if (tc_unescape(v->cols[col], &out, len_r) < 0)
+		ck_abort_msg("%s:%u: bad escape in column %u", file->name,
+			     v->line, col + 1);
+	return out;
+}
+
+char *
+tc_vector_col_str_or_null(const struct tc_vector_file *file,
+			  const struct tc_vector *v, unsigned int col)
+{
+	size_t len;
+
+	ck_assert_msg(col < v->ncols, "%s:%u: no column %u", file->name,
+		      v->line, col + 1);
+	if (strcmp(v->cols[col], "-") == 0)
+		return NULL;
+	return (char *)tc_vector_col(file, v, col, &len);
+}
+
+static void
+vector_file_free(struct tc_vector_file *file)
+{
+	for (unsigned int i = 0; i < file->count; i++) {
+		for (unsigned int c = 0; c < file->vectors[i].ncols; c++)
+			free(file->vectors[i].cols[c]);
+		free(file->vectors[i].cols);
+	}
+	free(file->vectors);
+	free(file->name);
+	free(file);
+}
+
+/* splitmix64: small, and the same sequence on every platform. */
+uint64_t
+tc_rand(void)
+{
+	uint64_t z = (prng_state += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+uint64_t
+tc_rand_below(uint64_t n)
+{
+	return tc_rand() % n;
+}
+
+uint64_t
+tc_seed_init(void)
+{
+	const char *env = getenv("MOA2_TEST_SEED");
+	uint64_t seed;
+
+	if (env != NULL && *env != '\0') {
+		char *end;
+
+		errno = 0;
+		seed = strtoull(env, &end, 0);
+		if (errno != 0 || *end != '\0') {
+			fprintf(stderr, "test: bad MOA2_TEST_SEED '%s'\n", env);
+			exit(EXIT_FAILURE);
+		}
+	} else {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)ts.tv_nsec ^
+			((uint64_t)getpid() << 40);
+	}
+	prng_state = seed;
+	return seed;
+}
+
+int
+tc_run_suite(Suite *suite)
+{
+	SRunner *runner = srunner_create(suite);
+	int failed;
+
+	srunner_run_all(runner, CK_ENV);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	while (loaded_count > 0)
+		vector_file_free(loaded_files[--loaded_count]);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
