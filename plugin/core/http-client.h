@@ -19,12 +19,13 @@
    (https_proxy, no_proxy, ...) is honoured, except for loopback URLs. */
 
 #include "moa2-common.h"
+#include "url.h"
 
 #define MOA2_HTTP_DEFAULT_CONNECT_TIMEOUT_MS 5000u
 #define MOA2_HTTP_DEFAULT_TOTAL_TIMEOUT_MS 10000u
 #define MOA2_HTTP_DEFAULT_MAX_RESPONSE ((size_t)1024 * 1024)
 #define MOA2_HTTP_MAX_CA_FILE ((size_t)16 * 1024 * 1024)
-#define MOA2_HTTP_MAX_URL 8192
+#define MOA2_HTTP_MAX_URL MOA2_URL_MAX_LEN
 
 struct moa2_http_client;
 
@@ -104,14 +105,7 @@ void moa2_http_response_clear(struct moa2_http_response *resp);
    NULL on ENOMEM. Wipe it (moa2_secret_str_free) when it encoded a secret. */
 char *moa2_url_encode(const char *s);
 
-/* True if the URL may be fetched: https:// to any well-formed host, or
-   http:// to 127.0.0.0/8, ::1 or localhost when allow_http_loopback is set.
-   The authority is parsed strictly: no userinfo ('@'), no percent-encoding,
-   no numeric host that is not a plain dotted quad (127.1, 0x7f.1, 0177...),
-   port 1-65535, no space, control, non-ASCII or backslash anywhere. On false,
-   error_r gets a static reason (which never quotes the URL). */
-bool moa2_url_is_allowed(const char *url, bool allow_http_loopback,
-			 const char **error_r);
+/* moa2_url_is_allowed() and the URL rules: url.h */
 
 /* Reads a PEM CA bundle into memory, for settings.ca_blob: Postfix's smtp
    runs chrooted, so the plugin loads the bundle at init, before the chroot.
