@@ -10,21 +10,59 @@ static const char b64_alphabet[] =
 static const char b64url_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* 0..63 for a character of the alphabet, -1 otherwise. */
+/* Decoding tables: 0..63 for a character of the alphabet, XX (0xff)
+   otherwise; a test checks them against the alphabets above. */
+#define XX 0xff
+static const unsigned char b64_table[256] = {
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX ,  62, XX , XX , XX ,  63,
+	 52,  53,  54,  55,  56,  57,  58,  59,  60,  61, XX , XX , XX , XX , XX , XX,
+	XX ,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
+	 15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, XX , XX , XX , XX , XX,
+	XX ,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
+	 41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+};
+static const unsigned char b64url_table[256] = {
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX ,  62, XX , XX,
+	 52,  53,  54,  55,  56,  57,  58,  59,  60,  61, XX , XX , XX , XX , XX , XX,
+	XX ,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
+	 15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, XX , XX , XX , XX ,  63,
+	XX ,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
+	 41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+	XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX , XX,
+};
+#undef XX
+
+static const unsigned char *
+decode_table(bool url)
+{
+	return url ? b64url_table : b64_table;
+}
+
 static int
 b64_value(unsigned char c, bool url)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == (url ? '-' : '+'))
-		return 62;
-	if (c == (url ? '_' : '/'))
-		return 63;
-	return -1;
+	unsigned char v = decode_table(url)[c];
+
+	return v == 0xff ? -1 : v;
 }
 
 size_t
@@ -95,29 +133,36 @@ static int
 decode(const char *in, size_t in_len, bool url, unsigned char *out,
        size_t out_size, size_t *out_len_r)
 {
-	size_t o = 0;
+	const unsigned char *table = decode_table(url);
+	const unsigned char *p = (const unsigned char *)in;
+	size_t full = in_len / 4, rest = in_len % 4, o = 0;
+	uint32_t v, bad = 0;
 
-	if (in_len % 4 == 1 || out_size < in_len / 4 * 3 + (in_len % 4 == 0 ? 0 : in_len % 4 - 1))
+	if (rest == 1 || out_size < full * 3 + (rest == 0 ? 0 : rest - 1))
 		return -1;
-	for (size_t i = 0; i < in_len; i += 4) {
-		size_t group = in_len - i < 4 ? in_len - i : 4;
-		uint32_t v = 0;
+	for (size_t i = 0; i < full; i++, p += 4) {
+		uint32_t a = table[p[0]], b = table[p[1]], c = table[p[2]], d = table[p[3]];
 
-		for (size_t j = 0; j < 4; j++) {
-			int d = j < group ? b64_value((unsigned char)in[i + j], url) : 0;
-
-			if (d < 0)
-				return -1;
-			v = (v << 6) | (uint32_t)d;
-		}
+		/* 0xff entries leave bit 7 set: check all four at once */
+		bad |= a | b | c | d;
+		v = a << 18 | b << 12 | c << 6 | d;
 		out[o++] = (unsigned char)(v >> 16);
-		if (group > 2)
+		out[o++] = (unsigned char)(v >> 8);
+		out[o++] = (unsigned char)v;
+	}
+	if ((bad & 0x80) != 0)
+		return -1;
+	if (rest > 0) {
+		uint32_t a = table[p[0]], b = table[p[1]], c = rest > 2 ? table[p[2]] : 0;
+
+		if (((a | b | c) & 0x80) != 0)
+			return -1;
+		v = a << 18 | b << 12 | c << 6;
+		out[o++] = (unsigned char)(v >> 16);
+		if (rest == 3)
 			out[o++] = (unsigned char)(v >> 8);
-		if (group > 3)
-			out[o++] = (unsigned char)v;
 		/* canonical form: the bits after the last byte are zero */
-		if ((group == 2 && (v & 0xffff) != 0) ||
-		    (group == 3 && (v & 0xff) != 0))
+		if ((rest == 2 && (v & 0xffff) != 0) || (rest == 3 && (v & 0xff) != 0))
 			return -1;
 	}
 	*out_len_r = o;

@@ -219,6 +219,46 @@ END_TEST
 
 /* Random bytes survive encode then decode in both alphabets, and the
    encoded text uses only its own alphabet. */
+/* Every byte in every position of a group: accepted exactly when it is in
+   the alphabet, and then it decodes to its index. */
+START_TEST(test_every_byte)
+{
+	static const char std[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char url[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+	for (unsigned int c = 0; c < 256; c++) {
+		for (unsigned int pos = 0; pos < 4; pos++) {
+			char in[4] = { 'A', 'A', 'A', 'A' };
+			unsigned char out[3];
+			size_t len;
+			const char *s_std = c == 0 ? NULL : strchr(std, (int)c);
+			const char *s_url = c == 0 ? NULL : strchr(url, (int)c);
+			int ret;
+
+			in[pos] = (char)c;
+			if (c == '=' && pos == 3)
+				continue; /* "AAA=" is padding, tested above */
+			ret = moa2_base64_decode(in, 4, out, sizeof(out), &len);
+			ck_assert_msg((ret == 0) == (s_std != NULL), "base64 byte %u pos %u", c, pos);
+			if (ret == 0) {
+				uint32_t v = (uint32_t)out[0] << 16 | (uint32_t)out[1] << 8 | out[2];
+
+				ck_assert_uint_eq((v >> (18 - 6 * pos)) & 63, (unsigned int)(s_std - std));
+			}
+			ret = moa2_base64url_decode(in, 4, out, sizeof(out), &len);
+			ck_assert_msg((ret == 0) == (s_url != NULL), "base64url byte %u pos %u", c, pos);
+			if (ret == 0) {
+				uint32_t v = (uint32_t)out[0] << 16 | (uint32_t)out[1] << 8 | out[2];
+
+				ck_assert_uint_eq((v >> (18 - 6 * pos)) & 63, (unsigned int)(s_url - url));
+			}
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_random_round_trip)
 {
 	uint64_t seed = tc_seed_init();
@@ -275,6 +315,7 @@ base64_suite(void)
 	tcase_add_test(tc, test_decode_out_too_small);
 	tcase_add_test(tc, test_lengths);
 	tcase_add_test(tc, test_looks_valid);
+	tcase_add_test(tc, test_every_byte);
 	tcase_add_test(tc, test_random_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
