@@ -1,0 +1,278 @@
+/* Fetched provider documents with freshness, rate limit, stale-if-error
+   and on-disk persistence. */
+#include "config.h"
+#include "remote-doc.h"
+#include "http-client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define REMOTE_DOC_MAX_FILE (4 * 1024 * 1024)
+
+struct moa2_remote_doc {
+	struct moa2_remote_doc_settings set;
+	char *url, *cache_path, *what, *provider;
+	struct moa2_http_client *http;
+	const struct moa2_logger *logger;
+
+	char *body;
+	size_t len;
+	time_t fetched_at, fresh_until, last_attempt;
+	bool attempted, last_failed, loaded_from_disk, changed;
+	unsigned int fetch_count;
+	char error[160];
+};
+
+static char *
+xstrdup(const char *str)
+{
+	char *copy;
+
+	if (str == NULL)
+		return NULL;
+	if ((copy = strdup(str)) == NULL)
+		abort();
+	return copy;
+}
+
+struct moa2_remote_doc *
+moa2_remote_doc_create(const struct moa2_remote_doc_settings *settings,
+		       struct moa2_http_client *http,
+		       const struct moa2_logger *logger)
+{
+	struct moa2_remote_doc *doc = calloc(1, sizeof(*doc));
+
+	if (doc == NULL)
+		abort();
+	doc->set = *settings;
+	doc->set.url = doc->url = xstrdup(settings->url);
+	doc->set.cache_path = doc->cache_path = xstrdup(settings->cache_path);
+	doc->set.what = doc->what = xstrdup(settings->what);
+	doc->set.provider = doc->provider = xstrdup(settings->provider);
+	doc->http = http;
+	doc->logger = logger;
+	return doc;
+}
+
+void
+moa2_remote_doc_destroy(struct moa2_remote_doc **_doc)
+{
+	struct moa2_remote_doc *doc = *_doc;
+
+	if (doc == NULL)
+		return;
+	free(doc->body);
+	free(doc->url);
+	free(doc->cache_path);
+	free(doc->what);
+	free(doc->provider);
+	free(doc);
+	*_doc = NULL;
+}
+
+unsigned int
+moa2_cache_control_ttl(const char *cc, unsigned int min, unsigned int max)
+{
+	const char *p;
+	unsigned long ttl;
+	char *end;
+
+	if (cc == NULL || strcasestr(cc, "no-store") != NULL ||
+	    strcasestr(cc, "no-cache") != NULL ||
+	    (p = strcasestr(cc, "max-age=")) == NULL)
+		return min;
+	errno = 0;
+	ttl = strtoul(p + 8, &end, 10);
+	if (end == p + 8 || errno != 0)
+		return min;
+	return ttl < min ? min : ttl > max ? max : (unsigned int)ttl;
+}
+
+static void
+replace_body(struct moa2_remote_doc *doc, const char *body, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (copy == NULL)
+		abort();
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	free(doc->body);
+	doc->body = copy;
+	doc->len = len;
+	doc->changed = true;
+}
+
+/* Writes the copy to a temp file, fsyncs, renames over the cache file and
+   fsyncs the directory, so a reader never sees half a document. */
+static int
+persist(struct moa2_remote_doc *doc, const char **error_r)
+{
+	char tmp[4096], dir[4096];
+	char *slash;
+	int fd, ret = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", doc->cache_path,
+		     (long)getpid()) >= (int)sizeof(tmp)) {
+		*error_r = "path too long";
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	if (write(fd, doc->body, doc->len) != (ssize_t)doc->len || fsync(fd) < 0) {
+		*error_r = strerror(errno);
+		ret = -1;
+	}
+	if (close(fd) < 0 && ret == 0) {
+		*error_r = strerror(errno);
+		ret = -1;
+	}
+	if (ret == 0 && rename(tmp, doc->cache_path) < 0) {
+		*error_r = strerror(errno);
+		ret = -1;
+	}
+	if (ret < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", doc->cache_path);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if ((fd = open(dir[0] == '\0' ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			(void)fsync(fd);
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+/* Loads the persisted copy once; it counts as fetched at its mtime. */
+static void
+load_from_disk(struct moa2_remote_doc *doc)
+{
+	const char *error;
+	struct stat st;
+	char *body;
+	ssize_t n;
+	int fd;
+
+	doc->loaded_from_disk = true;
+	if (doc->cache_path == NULL ||
+	    (fd = open(doc->cache_path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size > REMOTE_DOC_MAX_FILE || (body = malloc((size_t)st.st_size)) == NULL) {
+		close(fd);
+		return;
+	}
+	n = read(fd, body, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size ||
+	    (doc->set.validate != NULL &&
+	     doc->set.validate(doc->set.validate_context, body, (size_t)n, &error) < 0)) {
+		moa2_log(doc->logger, MOA2_LOG_WARNING,
+			 "provider %s: ignoring the cached %s in %s: unreadable or invalid",
+			 doc->provider, doc->what, doc->cache_path);
+		free(body);
+		return;
+	}
+	replace_body(doc, body, (size_t)n);
+	free(body);
+	doc->fetched_at = st.st_mtime;
+	doc->fresh_until = st.st_mtime + doc->set.cache_min;
+	moa2_log(doc->logger, MOA2_LOG_DEBUG, "provider %s: loaded the cached %s from %s",
+		 doc->provider, doc->what, doc->cache_path);
+}
+
+static int
+fetch(struct moa2_remote_doc *doc, time_t now)
+{
+	struct moa2_http_response resp;
+	const char *error = NULL;
+	int ret = -1;
+
+	doc->attempted = true;
+	doc->last_attempt = now;
+	doc->fetch_count++;
+	if (moa2_http_get(doc->http, doc->url, NULL, &resp, &error) < 0) {
+		/* error already says what failed */
+	} else if (resp.status != 200) {
+		snprintf(doc->error, sizeof(doc->error), "HTTP status %ld", resp.status);
+		error = doc->error;
+	} else if (doc->set.validate != NULL &&
+		   doc->set.validate(doc->set.validate_context, resp.body,
+				     resp.body_len, &error) < 0) {
+		/* error set by the validator */
+	} else {
+		replace_body(doc, resp.body, resp.body_len);
+		doc->fetched_at = now;
+		doc->fresh_until = now + moa2_cache_control_ttl(resp.cache_control,
+			doc->set.cache_min, doc->set.cache_max);
+		ret = 0;
+	}
+	if (ret < 0 && error != doc->error)
+		snprintf(doc->error, sizeof(doc->error), "%s", error);
+	moa2_http_response_clear(&resp);
+	doc->last_failed = ret < 0;
+	if (ret < 0) {
+		moa2_log(doc->logger, MOA2_LOG_ERROR, "provider %s: fetching the %s from %s failed: %s",
+			 doc->provider, doc->what, doc->url, doc->error);
+	} else if (doc->cache_path != NULL && persist(doc, &error) < 0) {
+		moa2_log(doc->logger, MOA2_LOG_WARNING,
+			 "provider %s: cannot save the %s to %s: %s (a restart during a provider outage will not have it)",
+			 doc->provider, doc->what, doc->cache_path, error);
+	}
+	return ret;
+}
+
+int
+moa2_remote_doc_get(struct moa2_remote_doc *doc, time_t now, bool refresh,
+		    const char **body_r, size_t *len_r, const char **error_r)
+{
+	bool want = refresh || doc->body == NULL || now >= doc->fresh_until;
+	bool may = !doc->attempted || now - doc->last_attempt >= (time_t)doc->set.retry_interval;
+
+	if (!doc->loaded_from_disk) {
+		load_from_disk(doc);
+		want = refresh || doc->body == NULL || now >= doc->fresh_until;
+	}
+	if (want && may)
+		(void)fetch(doc, now);
+	if (doc->body == NULL) {
+		*error_r = doc->attempted ? doc->error : "not fetched yet";
+		return -1;
+	}
+	if (now - doc->fetched_at > (time_t)doc->set.stale_max && now >= doc->fresh_until) {
+		snprintf(doc->error, sizeof(doc->error),
+			 "the last good copy is older than jwks_stale_max");
+		*error_r = doc->error;
+		return -1;
+	}
+	*body_r = doc->body;
+	*len_r = doc->len;
+	if (!doc->changed)
+		return 0;
+	doc->changed = false;
+	return 1;
+}
+
+unsigned int
+moa2_remote_doc_fetch_count(const struct moa2_remote_doc *doc)
+{
+	return doc->fetch_count;
+}
+
+bool
+moa2_remote_doc_last_fetch_failed(const struct moa2_remote_doc *doc)
+{
+	return doc->last_failed;
+}
