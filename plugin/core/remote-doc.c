@@ -109,6 +109,64 @@ replace_body(struct moa2_remote_doc *doc, const char *body, size_t len)
 	doc->changed = true;
 }
 
+/* Creates the cache directory (one level, 0755) when it is missing. */
+static int
+make_parent_dir(const char *path)
+{
+	char dir[4096];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return -1;
+	*slash = '\0';
+	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The freshness the provider granted (Cache-Control) is kept beside the
+   copy, in PATH.fresh, as seconds after the copy's mtime, so that a new
+   process honours it too. Best effort: without it the copy counts as fresh
+   for cache_min after its mtime. */
+static void
+persist_freshness(struct moa2_remote_doc *doc)
+{
+	char path[4096], tmp[4200], text[32];
+	int fd, len;
+
+	if (snprintf(path, sizeof(path), "%s.fresh", doc->cache_path) >= (int)sizeof(path))
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	len = snprintf(text, sizeof(text), "%lld\n",
+		       (long long)(doc->fresh_until - doc->fetched_at));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, text, (size_t)len) != len || close(fd) < 0 || rename(tmp, path) < 0)
+		unlink(tmp);
+}
+
+/* The persisted freshness after the copy's mtime, bounded by cache_min and
+   cache_max (a forged .fresh file cannot extend it more). */
+static time_t
+load_freshness(const struct moa2_remote_doc *doc, time_t mtime)
+{
+	char path[4096], text[32];
+	long long value;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.fresh", doc->cache_path);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return mtime + doc->set.cache_min;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n < 0 ? 0 : n] = '\0';
+	if (sscanf(text, "%lld", &value) != 1 || value < (long long)doc->set.cache_min)
+		return mtime + doc->set.cache_min;
+	return mtime + (value > (long long)doc->set.cache_max ?
+			(time_t)doc->set.cache_max : (time_t)value);
+}
+
 /* Writes the copy to a temp file, fsyncs, renames over the cache file and
    fsyncs the directory, so a reader never sees half a document. */
 static int
@@ -124,6 +182,8 @@ persist(struct moa2_remote_doc *doc, const char **error_r)
 		return -1;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && make_parent_dir(doc->cache_path) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		*error_r = strerror(errno);
 		return -1;
@@ -144,6 +204,7 @@ persist(struct moa2_remote_doc *doc, const char **error_r)
 		unlink(tmp);
 		return -1;
 	}
+	persist_freshness(doc);
 	snprintf(dir, sizeof(dir), "%s", doc->cache_path);
 	if ((slash = strrchr(dir, '/')) != NULL) {
 		*slash = '\0';
@@ -188,7 +249,7 @@ load_from_disk(struct moa2_remote_doc *doc)
 	replace_body(doc, body, (size_t)n);
 	free(body);
 	doc->fetched_at = st.st_mtime;
-	doc->fresh_until = st.st_mtime + doc->set.cache_min;
+	doc->fresh_until = load_freshness(doc, st.st_mtime);
 	moa2_log(doc->logger, MOA2_LOG_DEBUG, "provider %s: loaded the cached %s from %s",
 		 doc->provider, doc->what, doc->cache_path);
 }
