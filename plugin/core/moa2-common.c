@@ -2,10 +2,51 @@
 #include "config.h"
 #include "moa2-common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+char *
+moa2_strdup(const char *str)
+{
+	char *copy;
+
+	if (str == NULL)
+		return NULL;
+	if ((copy = strdup(str)) == NULL)
+		abort();
+	return copy;
+}
+
+char *
+moa2_strdup_vprintf(const char *fmt, va_list args)
+{
+	va_list copy;
+	char *str;
+	int len;
+
+	va_copy(copy, args);
+	len = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (len < 0 || (str = malloc((size_t)len + 1)) == NULL)
+		abort();
+	vsnprintf(str, (size_t)len + 1, fmt, args);
+	return str;
+}
+
+char *
+moa2_strdup_printf(const char *fmt, ...)
+{
+	va_list args;
+	char *str;
+
+	va_start(args, fmt);
+	str = moa2_strdup_vprintf(fmt, args);
+	va_end(args);
+	return str;
+}
 
 void
 moa2_secret_free(void *ptr, size_t len)

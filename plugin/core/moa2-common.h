@@ -4,12 +4,20 @@
 /* Shared definitions of the mail-oauth2 core. The core includes no Dovecot
    or Cyrus header; hosts link it statically (built -fvisibility=hidden). */
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define MOA2_ATTR_NODISCARD __attribute__((warn_unused_result))
 #define MOA2_ATTR_FORMAT(fmt, args) __attribute__((format(printf, fmt, args)))
+
+/* strdup() that aborts on ENOMEM (as every allocation in the core does);
+   NULL stays NULL. */
+char *moa2_strdup(const char *str);
+/* A malloc()ed formatted string; aborts on ENOMEM. */
+char *moa2_strdup_printf(const char *fmt, ...) MOA2_ATTR_FORMAT(1, 2);
+char *moa2_strdup_vprintf(const char *fmt, va_list args) MOA2_ATTR_FORMAT(1, 0);
 
 /* Wipes a secret (OPENSSL_cleanse) and frees it. NULL-safe. */
 void moa2_secret_free(void *ptr, size_t len);

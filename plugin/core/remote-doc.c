@@ -29,18 +29,6 @@ struct moa2_remote_doc {
 	char error[160];
 };
 
-static char *
-xstrdup(const char *str)
-{
-	char *copy;
-
-	if (str == NULL)
-		return NULL;
-	if ((copy = strdup(str)) == NULL)
-		abort();
-	return copy;
-}
-
 struct moa2_remote_doc *
 moa2_remote_doc_create(const struct moa2_remote_doc_settings *settings,
 		       struct moa2_http_client *http,
@@ -51,10 +39,10 @@ moa2_remote_doc_create(const struct moa2_remote_doc_settings *settings,
 	if (doc == NULL)
 		abort();
 	doc->set = *settings;
-	doc->set.url = doc->url = xstrdup(settings->url);
-	doc->set.cache_path = doc->cache_path = xstrdup(settings->cache_path);
-	doc->set.what = doc->what = xstrdup(settings->what);
-	doc->set.provider = doc->provider = xstrdup(settings->provider);
+	doc->set.url = doc->url = moa2_strdup(settings->url);
+	doc->set.cache_path = doc->cache_path = moa2_strdup(settings->cache_path);
+	doc->set.what = doc->what = moa2_strdup(settings->what);
+	doc->set.provider = doc->provider = moa2_strdup(settings->provider);
 	doc->http = http;
 	doc->logger = logger;
 	return doc;

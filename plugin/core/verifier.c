@@ -12,31 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *
-xstrdup(const char *str)
-{
-	char *copy = str == NULL ? NULL : strdup(str);
-
-	if (str != NULL && copy == NULL)
-		abort();
-	return copy;
-}
-
-static char *
-error_printf(const char *fmt, ...) MOA2_ATTR_FORMAT(1, 2);
-static char *
-error_printf(const char *fmt, ...)
-{
-	va_list args;
-	char *msg;
-
-	va_start(args, fmt);
-	if (vasprintf(&msg, fmt, args) < 0)
-		abort();
-	va_end(args);
-	return msg;
-}
-
 /* ------------------------------------------------------------- results */
 
 static void MOA2_ATTR_FORMAT(2, 0)
@@ -167,7 +142,7 @@ load_local_keys(struct provider *p, char **error_r)
 	if (cfg->jwks_file != NULL &&
 	    moa2_jwks_load_file(cfg->jwks_file, &p->local_keys, &skipped, NULL, NULL,
 				buf, sizeof(buf), &error) < 0) {
-		*error_r = error_printf("%s:%u: key 'jwks_file': %s", p->verifier->cfg->file,
+		*error_r = moa2_strdup_printf("%s:%u: key 'jwks_file': %s", p->verifier->cfg->file,
 					moa2_verify_config_line(cfg, "jwks_file"), error);
 		return -1;
 	}
@@ -175,7 +150,7 @@ load_local_keys(struct provider *p, char **error_r)
 		return 0;
 	if (moa2_jwk_from_secret(cfg->hmac_secret, strlen(cfg->hmac_secret), NULL,
 				 MOA2_JOSE_ALG_COUNT, &secret_key, &error) < 0) {
-		*error_r = error_printf("%s:%u: key 'hmac_secret': %s", p->verifier->cfg->file,
+		*error_r = moa2_strdup_printf("%s:%u: key 'hmac_secret': %s", p->verifier->cfg->file,
 					moa2_verify_config_line(cfg, "hmac_secret"), error);
 		return -1;
 	}
@@ -208,14 +183,14 @@ provider_init(struct moa2_verifier *v, unsigned int idx, char **error_r)
 
 		free(algs);
 		if (ret < 0) {
-			*error_r = error_printf("%s:%u: key 'algorithms': unsupported algorithm %s",
+			*error_r = moa2_strdup_printf("%s:%u: key 'algorithms': unsupported algorithm %s",
 						v->cfg->file, moa2_verify_config_line(cfg, "algorithms"), bad);
 			return -1;
 		}
 	}
-	p->jwks_uri = xstrdup(cfg->jwks_uri);
-	p->introspection_url = xstrdup(cfg->introspection_url);
-	p->userinfo_url = xstrdup(cfg->userinfo_url);
+	p->jwks_uri = moa2_strdup(cfg->jwks_uri);
+	p->introspection_url = moa2_strdup(cfg->introspection_url);
+	p->userinfo_url = moa2_strdup(cfg->userinfo_url);
 	return load_local_keys(p, error_r);
 }
 
@@ -258,7 +233,7 @@ moa2_verifier_create(const struct moa2_verify_config *config,
 	v->logger.debug = v->logger.debug || config->log_debug;
 	v->now = default_clock;
 	if (moa2_http_client_create(&http, &v->http, &error) < 0) {
-		*error_r = error_printf("%s: HTTP client: %s", config->file, error);
+		*error_r = moa2_strdup_printf("%s: HTTP client: %s", config->file, error);
 		free(v);
 		return -1;
 	}
@@ -300,7 +275,7 @@ cache_path(const struct provider *p, const char *suffix)
 {
 	const char *dir = p->verifier->cfg->cache_dir;
 
-	return dir == NULL ? NULL : error_printf("%s/%s.%s", dir, p->cfg->name, suffix);
+	return dir == NULL ? NULL : moa2_strdup_printf("%s/%s.%s", dir, p->cfg->name, suffix);
 }
 
 /* RFC 8414 §3.3 / OIDC Discovery §4.3: the document's issuer must be the
@@ -339,7 +314,7 @@ adopt_endpoint(char **slot, const struct moa2_json *doc, const char *key,
 	if (*slot != NULL || moa2_json_get_string(doc, key, &url) <= 0 ||
 	    !moa2_url_is_allowed(url, allow_http_loopback, &error))
 		return;
-	*slot = xstrdup(url);
+	*slot = moa2_strdup(url);
 }
 
 int

@@ -56,10 +56,10 @@ ask_tokeninfo(struct provider *p, const char *token,
 	char *encoded = moa2_url_encode(token), *url;
 	int ret;
 
-	if (encoded == NULL ||
-	    asprintf(&url, "%s%caccess_token=%s", p->cfg->tokeninfo_url,
-		     strchr(p->cfg->tokeninfo_url, '?') == NULL ? '?' : '&', encoded) < 0)
+	if (encoded == NULL)
 		abort();
+	url = moa2_strdup_printf("%s%caccess_token=%s", p->cfg->tokeninfo_url,
+				 strchr(p->cfg->tokeninfo_url, '?') == NULL ? '?' : '&', encoded);
 	ret = moa2_http_get(p->verifier->http, url, NULL, resp, error_r);
 	moa2_secret_str_free(&url);
 	moa2_secret_str_free(&encoded);
