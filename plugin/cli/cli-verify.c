@@ -91,6 +91,7 @@ cli_verifier_open(const struct cli_verify_opts *opts,
 		moa2_verify_config_free(config_r);
 		return -1;
 	}
+	moa2_verifier_set_explain(*verifier_r, true);
 	return 0;
 }
 

@@ -39,6 +39,7 @@ struct moa2_verifier {
 	struct moa2_result_cache *results;
 	time_t (*now)(void *context);
 	void *now_context;
+	bool explain;
 };
 
 /* Claims checks shared by JWT and opaque modes. */

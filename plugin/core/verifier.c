@@ -53,9 +53,12 @@ result_tempfail(struct moa2_verify_result *result, const char *fmt, ...)
 void
 result_check(struct moa2_verify_result *result, const char *fmt, ...)
 {
-	size_t used = strlen(result->checks);
+	size_t used;
 	va_list args;
 
+	if (!result->explain)
+		return;
+	used = strlen(result->checks);
 	if (used + 2 >= sizeof(result->checks))
 		return;
 	va_start(args, fmt);
@@ -102,6 +105,12 @@ time_t
 verifier_now(const struct moa2_verifier *v)
 {
 	return v->now(v->now_context);
+}
+
+void
+moa2_verifier_set_explain(struct moa2_verifier *verifier, bool explain)
+{
+	verifier->explain = explain;
 }
 
 void
@@ -468,7 +477,7 @@ moa2_verify_token(struct moa2_verifier *v, const char *token,
 		  struct moa2_verify_result *result_r)
 {
 	memset(result_r, 0, sizeof(*result_r));
-	moa2_token_fingerprint(token, token_len, result_r->fingerprint);
+	result_r->explain = v->explain;
 	if (token_len > MOA2_JWS_MAX_LEN) {
 		result_reject(result_r, MOA2_VERIFY_TOO_LARGE,
 			      "the token has %zu bytes, the limit is %d", token_len, MOA2_JWS_MAX_LEN);
@@ -482,6 +491,8 @@ moa2_verify_token(struct moa2_verifier *v, const char *token,
 	}
 	if (result_r->outcome == MOA2_OUTCOME_ACCEPTED)
 		result_r->reason = MOA2_VERIFY_OK;
+	if (result_r->outcome != MOA2_OUTCOME_ACCEPTED || v->logger.debug || v->explain)
+		moa2_token_fingerprint(token, token_len, result_r->fingerprint);
 }
 
 /* ---------------------------------------------------------- discovery */

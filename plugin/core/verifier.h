@@ -37,6 +37,10 @@ struct moa2_verify_result {
 	enum moa2_verify_outcome outcome;
 	enum moa2_verify_reason reason;    /* MOA2_VERIFY_OK when accepted */
 	char detail[512];                  /* what failed and what was expected */
+	/* the token's fingerprint: always set for a rejection or a temporary
+	   failure, for an acceptance only with debug logging or explain on
+	   (it costs a SHA-256 of the token, as much as the rest of the
+	   engine's own work) */
 	char fingerprint[MOA2_FINGERPRINT_LEN + 1];
 	char *identity;                    /* accepted: the normalised user */
 	const char *provider;              /* the provider that judged, or NULL */
@@ -50,7 +54,8 @@ struct moa2_verify_result {
 
 	struct moa2_verify_claim *claims;  /* claims_export of the provider */
 	unsigned int claims_count;
-	char checks[1024];                 /* one line per check made (CLI) */
+	bool explain;                      /* set by the verifier: fill checks */
+	char checks[1024];                 /* one line per check made, with explain */
 };
 
 /* Creates a verifier for a loaded config (which must outlive it).
@@ -60,6 +65,10 @@ int moa2_verifier_create(const struct moa2_verify_config *config,
 			 const struct moa2_logger *logger,
 			 struct moa2_verifier **verifier_r, char **error_r);
 void moa2_verifier_destroy(struct moa2_verifier **verifier);
+
+/* Fill result.checks with one line per check made (for the CLI; off by
+   default: formatting them is not free). */
+void moa2_verifier_set_explain(struct moa2_verifier *verifier, bool explain);
 
 /* The clock, for tests (default: time()). */
 void moa2_verifier_set_clock(struct moa2_verifier *verifier,

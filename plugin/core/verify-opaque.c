@@ -137,10 +137,9 @@ ask_provider(struct provider *p, const char *token, const char *asserted_user,
 			fix_tokeninfo_exp(&resp);
 		if (parse_answer(p, &resp, what, &claims, result) == 0) {
 			if (mode == MOA2_VERIFY_MODE_INTROSPECTION &&
-			    (moa2_json_get_bool(claims, "active", &active) <= 0 || !active))
-				result_reject(result, MOA2_VERIFY_INACTIVE,
-					      "introspection: active is %s", active ? "not a boolean" :
-					      "not true");
+			    ((ret = moa2_json_get_bool(claims, "active", &active)) <= 0 || !active))
+				result_reject(result, MOA2_VERIFY_INACTIVE, "introspection: active is %s",
+					      ret == 0 ? "missing" : ret < 0 ? "not a boolean" : "false");
 			else if (verify_claims(p, claims, flags, asserted_user, result) == 0)
 				result->outcome = MOA2_OUTCOME_ACCEPTED;
 		}
@@ -231,7 +230,7 @@ verify_opaque(struct moa2_verifier *v, const char *token, size_t len,
 		if (p->cfg->opaque_verifier == MOA2_VERIFY_MODE_NONE)
 			continue;
 		memset(&attempt, 0, sizeof(attempt));
-		memcpy(attempt.fingerprint, result->fingerprint, sizeof(attempt.fingerprint));
+		attempt.explain = result->explain;
 		ask_provider(p, token, asserted_user, &attempt);
 		store(v, key, p->index, &attempt);
 		tempfail = tempfail || attempt.outcome == MOA2_OUTCOME_TEMPFAIL;

@@ -1,18 +1,29 @@
 /* Shared helpers of the unit test programs: vector files, unescaping, a
-   reproducible PRNG and the Check runner. */
+   reproducible PRNG, the fault-injecting HTTP server and the Check runner. */
 
 #include "test-common.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #ifndef TEST_DATA_DIR
 #  error "TEST_DATA_DIR must be defined by the build"
 #endif
+#ifndef TEST_INTEGRATION_LIB_DIR
+#define TEST_INTEGRATION_LIB_DIR TEST_DATA_DIR "/../integration/lib"
+#endif
+#define FAULT_SERVER TEST_INTEGRATION_LIB_DIR "/fault-server.py"
+#define FAULT_SERVER_START_TIMEOUT_MS 15000
+#define FAULT_SERVER_MAX_ROUTES 32
 
 #define TC_MAX_FILES 32
 
@@ -267,6 +278,118 @@ tc_seed_init(void)
 	}
 	prng_state = seed;
 	return seed;
+}
+
+void
+tc_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static bool
+read_port_file(const char *path, unsigned int *port_r)
+{
+	FILE *f = fopen(path, "r");
+	unsigned int port = 0;
+	bool ok;
+
+	if (f == NULL)
+		return false;
+	ok = fscanf(f, "%u", &port) == 1 && port > 0 && port < 65536;
+	fclose(f);
+	*port_r = port;
+	return ok;
+}
+
+void
+tc_fault_server_start(struct tc_fault_server *srv, const char *work_dir,
+		      const char *root_dir, const char *tls_dir,
+		      const char *const *routes)
+{
+	static unsigned int serial;
+	char parent[32];
+	const char *argv[16 + FAULT_SERVER_MAX_ROUTES];
+	unsigned int argc = 0;
+	pid_t pid;
+	int status;
+
+	memset(srv, 0, sizeof(*srv));
+	snprintf(srv->port_file, sizeof(srv->port_file), "%s/port-%s-%ld-%u",
+		 work_dir, tls_dir != NULL ? "tls" : "plain", (long)getpid(),
+		 serial++);
+	unlink(srv->port_file);
+	snprintf(parent, sizeof(parent), "%ld", (long)getpid());
+
+	argv[argc++] = "python3";
+	argv[argc++] = FAULT_SERVER;
+	argv[argc++] = "--root";
+	argv[argc++] = root_dir;
+	argv[argc++] = "--port-file";
+	argv[argc++] = srv->port_file;
+	argv[argc++] = "--parent-pid";
+	argv[argc++] = parent;
+	if (tls_dir != NULL) {
+		argv[argc++] = "--tls-dir";
+		argv[argc++] = tls_dir;
+	} else {
+		argv[argc++] = "--plain";
+	}
+	for (unsigned int i = 0; routes != NULL && routes[i] != NULL; i++) {
+		ck_assert_msg(i < FAULT_SERVER_MAX_ROUTES, "too many fault-server routes");
+		argv[argc++] = routes[i];
+	}
+	argv[argc++] = NULL;
+
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+	if (pid == 0) {
+#ifdef __linux__
+		/* a test that dies must not leave the server behind */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+		execvp("python3", (char *const *)argv);
+		_exit(127);
+	}
+	srv->pid = pid;
+	for (unsigned int waited = 0; ; waited += 20) {
+		if (read_port_file(srv->port_file, &srv->port))
+			return;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			srv->pid = 0;
+			ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 127),
+				      "python3 not found in PATH: these tests need it "
+				      "(the project's install script installs python3)");
+			ck_abort_msg("fault-server.py exited at startup (status %d)",
+				     status);
+		}
+		ck_assert_msg(waited < FAULT_SERVER_START_TIMEOUT_MS,
+			      "fault-server.py did not write its port file in %u ms",
+			      FAULT_SERVER_START_TIMEOUT_MS);
+		tc_sleep_ms(20);
+	}
+}
+
+void
+tc_fault_server_stop(struct tc_fault_server *srv)
+{
+	int status;
+
+	if (srv->pid <= 0)
+		return;
+	kill(srv->pid, SIGTERM);
+	for (unsigned int waited = 0; waited < 3000; waited += 20) {
+		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
+			srv->pid = 0;
+			return;
+		}
+		tc_sleep_ms(20);
+	}
+	kill(srv->pid, SIGKILL);
+	waitpid(srv->pid, &status, 0);
+	srv->pid = 0;
 }
 
 int

@@ -20,30 +20,19 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include <openssl/evp.h>
 
 #ifndef TEST_INTEGRATION_LIB_DIR
 #define TEST_INTEGRATION_LIB_DIR TEST_DATA_DIR "/../integration/lib"
 #endif
-#define FAULT_SERVER TEST_INTEGRATION_LIB_DIR "/fault-server.py"
 #define MAKE_CA TEST_INTEGRATION_LIB_DIR "/make-ca.sh"
 
 #define SMALL_JSON "{\"issuer\":\"https://idp.example.com\",\"keys\":[]}\n"
 #define GARBAGE_BODY "<html><body>this is not JSON {"
 #define BOUNDARY_SIZE 1000
-#define SERVER_START_TIMEOUT_MS 15000
 #define URL_MAX 512
 #define RANDOM_ENCODE_ITERATIONS 1000
-
-struct fault_server {
-	pid_t pid;
-	unsigned int port;
-	char port_file[PATH_MAX];
-};
 
 /* Made once by main(): a CA and a server certificate, another CA that
    signed nothing here, and the document root. */
@@ -54,8 +43,8 @@ static char ca_file[TMP_DIR_MAX + 16];
 static char other_ca_file[TMP_DIR_MAX + 32];
 static char root_dir[TMP_DIR_MAX + 8];
 
-static struct fault_server tls_server;
-static struct fault_server plain_server;
+static struct tc_fault_server tls_server;
+static struct tc_fault_server plain_server;
 
 static const struct tc_vector_file *encode_file;
 static const struct tc_vector_file *allowed_file;
@@ -72,15 +61,6 @@ now_seconds(void)
 }
 
 static void
-sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static void
 write_file(const char *dir, const char *name, const void *data, size_t len)
 {
 	char path[PATH_MAX * 2];
@@ -94,110 +74,33 @@ write_file(const char *dir, const char *name, const void *data, size_t len)
 	}
 }
 
-static bool
-read_port_file(const char *path, unsigned int *port_r)
-{
-	FILE *f = fopen(path, "r");
-	unsigned int port = 0;
-	bool ok;
-
-	if (f == NULL)
-		return false;
-	ok = fscanf(f, "%u", &port) == 1 && port > 0 && port < 65536;
-	fclose(f);
-	*port_r = port;
-	return ok;
-}
-
 /* ------------------------------------------------------------ the server */
 
+static const char *const server_routes[] = {
+	"--route=/echo=echo",
+	"--route=/slow={\"mode\":\"slow\",\"delay\":3,\"file\":\"small.json\"}",
+	"--route=/huge=huge",
+	"--route=/huge-nolength=huge:nolength",
+	"--route=/redirect={\"mode\":\"status\",\"status\":302,\"location\":\"/small.json\"}",
+	"--route=/boom=status:500",
+	"--route=/unavailable={\"mode\":\"status\",\"status\":503,\"retry_after\":\"7\"}",
+	"--route=/down=down",
+	"--route=/garbage=garbage",
+	"--route=/cached={\"file\":\"small.json\",\"cache_control\":\"max-age=123\"}",
+	NULL
+};
+
 static void
-server_start(struct fault_server *srv, bool tls)
+server_start(struct tc_fault_server *srv, bool tls)
 {
-	char parent[32];
-	const char *argv[40];
-	unsigned int argc = 0;
-	pid_t pid;
-	int status;
-
-	snprintf(srv->port_file, sizeof(srv->port_file), "%s/port-%s-%ld",
-		 tmp_dir, tls ? "tls" : "plain", (long)getpid());
-	unlink(srv->port_file);
-	snprintf(parent, sizeof(parent), "%ld", (long)getpid());
-
-	argv[argc++] = "python3";
-	argv[argc++] = FAULT_SERVER;
-	argv[argc++] = "--root";
-	argv[argc++] = root_dir;
-	argv[argc++] = "--port-file";
-	argv[argc++] = srv->port_file;
-	argv[argc++] = "--parent-pid";
-	argv[argc++] = parent;
-	if (tls) {
-		argv[argc++] = "--tls-dir";
-		argv[argc++] = ca_dir;
-	} else {
-		argv[argc++] = "--plain";
-	}
-	argv[argc++] = "--route=/echo=echo";
-	argv[argc++] = "--route=/slow={\"mode\":\"slow\",\"delay\":3,\"file\":\"small.json\"}";
-	argv[argc++] = "--route=/huge=huge";
-	argv[argc++] = "--route=/huge-nolength=huge:nolength";
-	argv[argc++] = "--route=/redirect={\"mode\":\"status\",\"status\":302,\"location\":\"/small.json\"}";
-	argv[argc++] = "--route=/boom=status:500";
-	argv[argc++] = "--route=/unavailable={\"mode\":\"status\",\"status\":503,\"retry_after\":\"7\"}";
-	argv[argc++] = "--route=/down=down";
-	argv[argc++] = "--route=/garbage=garbage";
-	argv[argc++] = "--route=/cached={\"file\":\"small.json\",\"cache_control\":\"max-age=123\"}";
-	argv[argc++] = NULL;
-
-	pid = fork();
-	ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
-	if (pid == 0) {
-#ifdef __linux__
-		/* a test that dies must not leave the server behind */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
-		execvp("python3", (char *const *)argv);
-		_exit(127);
-	}
-	srv->pid = pid;
-	for (unsigned int waited = 0; ; waited += 20) {
-		if (read_port_file(srv->port_file, &srv->port))
-			return;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			srv->pid = 0;
-			ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 127),
-				      "python3 not found in PATH: these tests need it "
-				      "(the project's install script installs python3)");
-			ck_abort_msg("fault-server.py exited at startup (status %d)",
-				     status);
-		}
-		ck_assert_msg(waited < SERVER_START_TIMEOUT_MS,
-			      "fault-server.py did not write its port file in %u ms",
-			      SERVER_START_TIMEOUT_MS);
-		sleep_ms(20);
-	}
+	tc_fault_server_start(srv, tmp_dir, root_dir, tls ? ca_dir : NULL,
+			      server_routes);
 }
 
 static void
-server_stop(struct fault_server *srv)
+server_stop(struct tc_fault_server *srv)
 {
-	int status;
-
-	if (srv->pid <= 0)
-		return;
-	kill(srv->pid, SIGTERM);
-	for (unsigned int waited = 0; waited < 3000; waited += 20) {
-		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
-			srv->pid = 0;
-			return;
-		}
-		sleep_ms(20);
-	}
-	kill(srv->pid, SIGKILL);
-	waitpid(srv->pid, &status, 0);
-	srv->pid = 0;
+	tc_fault_server_stop(srv);
 }
 
 static void
@@ -808,7 +711,7 @@ START_TEST(test_server_down_and_up)
 
 	ck_assert_int_eq(kill(tls_server.pid, SIGUSR2), 0);
 	for (unsigned int waited = 0; waited < 5000 && ret != 0; waited += 100) {
-		sleep_ms(100);
+		tc_sleep_ms(100);
 		ret = moa2_http_get(client, tls_url("/small.json"), NULL, &resp, &error);
 		if (ret == 0)
 			ck_assert_int_eq(resp.status, 200);
