@@ -8,7 +8,11 @@ openssl ca-certificates"
 # sanitizers and libFuzzer
 MOA2_SANITIZER_DEPS="clang libclang-rt-14-dev"
 # integration tests: real servers and real clients
-MOA2_INTEGRATION_DEPS="python3 curl"
+# (Dovecot and Postfix are started by the tests themselves, from their own
+# config under a temp dir; their packages' services are never started)
+MOA2_INTEGRATION_DEPS="python3 curl dovecot-core dovecot-imapd dovecot-pop3d
+dovecot-submissiond dovecot-lmtpd postfix swaks util-linux bsdutils
+libsasl2-modules sasl2-bin"
 
 moa2_missing_packages() {
 	for pkg in "$@"; do
@@ -28,9 +32,23 @@ moa2_install_deps() {
 	fi
 	echo "== installing Debian packages: $missing"
 	export DEBIAN_FRONTEND=noninteractive
+	# postfix asks which kind of mail server this is: none
+	echo 'postfix postfix/main_mailer_type select No configuration' |
+		debconf-set-selections
+	# packaged services (dovecot, postfix) must not start: the tests run
+	# their own instances; a policy-rc.d of ours is removed again
 	apt-get update -qq
+	_moa2_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		_moa2_policy=yes
+	fi
+	_moa2_rc=0
 	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null || _moa2_rc=$?
+	[ -n "$_moa2_policy" ] && rm -f /usr/sbin/policy-rc.d
+	return $_moa2_rc
 }
 
 # moa2_have_node: Node.js >= 18 with npm, for the test identity provider.

@@ -215,9 +215,15 @@ load_from_disk(struct moa2_remote_doc *doc)
 	int fd;
 
 	doc->loaded_from_disk = true;
-	if (doc->cache_path == NULL ||
-	    (fd = open(doc->cache_path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (doc->cache_path == NULL)
 		return;
+	if ((fd = open(doc->cache_path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			moa2_log(doc->logger, MOA2_LOG_WARNING,
+				 "provider %s: cannot read the cached %s %s: %s",
+				 doc->provider, doc->what, doc->cache_path, strerror(errno));
+		return;
+	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
 	    st.st_size > REMOTE_DOC_MAX_FILE || (body = malloc((size_t)st.st_size)) == NULL) {
 		close(fd);

@@ -491,6 +491,13 @@ moa2_verify_token(struct moa2_verifier *v, const char *token,
 	}
 	if (result_r->outcome == MOA2_OUTCOME_ACCEPTED)
 		result_r->reason = MOA2_VERIFY_OK;
+	else if (result_r->provider == NULL && v->providers_count == 1) {
+		/* refused before routing (malformed, alg none, no such issuer):
+		   with one provider, the challenge can still name its scope and
+		   discovery URL */
+		result_r->scope = v->providers[0].scope;
+		result_r->openid_configuration = v->providers[0].cfg->discovery_url;
+	}
 	if (result_r->outcome != MOA2_OUTCOME_ACCEPTED || v->logger.debug || v->explain)
 		moa2_token_fingerprint(token, token_len, result_r->fingerprint);
 }

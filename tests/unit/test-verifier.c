@@ -896,7 +896,9 @@ server_url(const char *path)
 {
 	static char url[URL_MAX];
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", server.port, path);
+	if (snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", server.port, path) >=
+	    (int)sizeof(url))
+		abort();
 	return url;
 }
 

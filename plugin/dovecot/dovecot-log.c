@@ -1,0 +1,115 @@
+/* The moa2_logger -> Dovecot events bridge (see dovecot-log.h).
+   Failure behaviour: logging never fails a request; a message logged while
+   no event exists yet goes to i_error/i_info with the plugin's prefix. */
+
+#include "auth-common.h"
+#include "dovecot-log.h"
+
+static struct event_category event_category_mail_oauth2 = {
+	.parent = &event_category_auth,
+	.name = "mail-oauth2",
+};
+
+static struct event *moa2_global_event;
+static struct event *moa2_request_event;
+static bool moa2_force_debug;
+
+void
+moa2_dovecot_log_init(bool force_debug)
+{
+	if (moa2_global_event != NULL)
+		return;
+	moa2_force_debug = force_debug;
+	moa2_global_event = event_create(auth_event);
+	event_add_category(moa2_global_event, &event_category_mail_oauth2);
+	event_set_append_log_prefix(moa2_global_event, "bearer: ");
+	if (force_debug)
+		event_set_forced_debug(moa2_global_event, TRUE);
+}
+
+void
+moa2_dovecot_log_deinit(void)
+{
+	moa2_request_event = NULL;
+	if (moa2_global_event != NULL)
+		event_unref(&moa2_global_event);
+}
+
+struct event *
+moa2_dovecot_log_event(void)
+{
+	return moa2_global_event;
+}
+
+bool
+moa2_dovecot_log_want_debug(void)
+{
+	return moa2_force_debug ||
+		(global_auth_settings != NULL && global_auth_settings->debug) ||
+		(moa2_global_event != NULL && event_want_debug_log(moa2_global_event));
+}
+
+struct event *
+moa2_dovecot_log_event_create(struct event *parent)
+{
+	struct event *event = event_create(parent);
+
+	event_add_category(event, &event_category_mail_oauth2);
+	if (moa2_force_debug)
+		event_set_forced_debug(event, TRUE);
+	return event;
+}
+
+void
+moa2_dovecot_log_request_begin(struct event *event)
+{
+	moa2_request_event = event;
+}
+
+void
+moa2_dovecot_log_request_end(void)
+{
+	moa2_request_event = NULL;
+}
+
+static void
+moa2_dovecot_log_callback(void *context ATTR_UNUSED,
+			  enum moa2_log_level level, const char *message)
+{
+	struct event *event = moa2_request_event != NULL ?
+		moa2_request_event : moa2_global_event;
+
+	if (event == NULL) {
+		/* before init: cannot happen in practice, but never drop
+		   an error */
+		if (level >= MOA2_LOG_WARNING)
+			i_error("mail-oauth2: %s", message);
+		return;
+	}
+	switch (level) {
+	case MOA2_LOG_DEBUG:
+		e_debug(event, "%s", message);
+		break;
+	case MOA2_LOG_INFO:
+		e_info(event, "%s", message);
+		break;
+	case MOA2_LOG_WARNING:
+		e_warning(event, "%s", message);
+		break;
+	case MOA2_LOG_ERROR:
+	default:
+		e_error(event, "%s", message);
+		break;
+	}
+}
+
+const struct moa2_logger *
+moa2_dovecot_logger(void)
+{
+	static struct moa2_logger logger;
+
+	logger.func = moa2_dovecot_log_callback;
+	logger.context = NULL;
+	logger.debug = moa2_dovecot_log_want_debug();
+	return &logger;
+}

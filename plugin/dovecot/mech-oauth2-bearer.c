@@ -1,0 +1,352 @@
+/* Our XOAUTH2 and OAUTHBEARER (RFC 7628) mechanisms. They replace
+   Dovecot's built-ins when the bearer passdb is loaded (unless its args say
+   builtin_mechanisms=yes); see dovecot-compat.c for how.
+
+   The client response is parsed by the shared codec (sasl-codec.h), then
+   the token goes through Dovecot's passdb chain as the password, as
+   Dovecot 2.3 does, so the bearer passdb, the auth-workers, auth policy and
+   the penalty all apply. Differences from the built-ins:
+   - OAUTHBEARER's authzid is optional (RFC 7628): without it the identity
+     comes from the token alone;
+   - the failure challenge carries status, scope and openid-configuration
+     of the provider that judged the token, also when the verification
+     ran in an auth-worker;
+   - every malformed response is logged at info with the codec's error
+     name; a doubly base64-encoded response is named as such.
+
+   Failure behaviour: malformed response -> immediate failure, no challenge
+   (the client would not understand one); token rejected -> the JSON
+   challenge, then failure after the client's acknowledgement (XOAUTH2: an
+   empty response, OAUTHBEARER: ^A); provider unavailable -> temporary
+   failure (IMAP NO [UNAVAILABLE], Dovecot submission 454), never "wrong
+   password"; Postfix smtpd (smtpd_sasl_type = dovecot) answers every
+   failure with 535, so there the FAIL's reason text says "temporary". */
+
+#include "auth-common.h"
+#include "safe-memset.h"
+#include "mech.h"
+#include "passdb.h"
+#include "auth-request.h"
+#include "auth-fields.h"
+
+#include "sasl-codec.h"
+
+#include "dovecot-log.h"
+#include "passdb-bearer.h"
+
+#include <stdlib.h>
+
+/* The request's user while the identity is still in the token
+   (OAUTHBEARER without authzid); the passdb replaces it with the token's
+   identity. Made of characters every auth_username_chars allows. */
+#define OAUTH2_BEARER_PLACEHOLDER_USER "bearer-token-user"
+/* The FAIL reason of a temporary failure (shown by Postfix, which has no
+   other way to tell it from a wrong password). */
+#define OAUTH2_BEARER_TEMPFAIL_REASON \
+	"Temporary authentication failure, try again later"
+
+struct oauth2_bearer_request {
+	struct auth_request auth;
+
+	enum moa2_sasl_mech mech;
+	bool user_from_token;
+	/* the failure challenge was sent: next comes the client's ack */
+	bool challenge_sent;
+
+	/* from the bearer passdb, when it rejected the token */
+	bool rejected;
+	enum moa2_verify_reason reason;
+	const char *scope;
+	const char *openid_configuration;
+};
+
+static unsigned int oauth2_bearer_sasl_flags;
+
+void
+mech_oauth2_bearer_set_sasl_flags(unsigned int flags)
+{
+	oauth2_bearer_sasl_flags = flags;
+}
+
+static void
+mech_oauth2_bearer_auth_continue(struct auth_request *request,
+				 const unsigned char *data, size_t data_size);
+
+bool
+mech_oauth2_bearer_is_ours(const struct auth_request *request)
+{
+	/* the register holds a copy of our struct mech_module: compare a
+	   function both our mechanisms share, not the struct's address */
+	return request->mech != NULL &&
+		request->mech->auth_continue == mech_oauth2_bearer_auth_continue;
+}
+
+bool
+mech_oauth2_bearer_user_from_token(const struct auth_request *request)
+{
+	return mech_oauth2_bearer_is_ours(request) &&
+		((const struct oauth2_bearer_request *)request)->user_from_token;
+}
+
+void
+mech_oauth2_bearer_set_rejection(struct auth_request *request,
+				 enum moa2_verify_reason reason,
+				 const char *scope,
+				 const char *openid_configuration)
+{
+	struct oauth2_bearer_request *req =
+		(struct oauth2_bearer_request *)request;
+
+	if (!mech_oauth2_bearer_is_ours(request))
+		return;
+	req->rejected = TRUE;
+	req->reason = reason;
+	req->scope = p_strdup(request->pool, scope);
+	req->openid_configuration = p_strdup(request->pool,
+					     openid_configuration);
+}
+
+void
+mech_oauth2_bearer_worker_field(struct auth_request *request,
+				const char *key, const char *value)
+{
+	struct oauth2_bearer_request *req =
+		(struct oauth2_bearer_request *)request;
+
+	if (!mech_oauth2_bearer_is_ours(request))
+		return;
+	if (strcmp(key, MOA2_FIELD_REASON) == 0) {
+		req->rejected = TRUE;
+		if (moa2_verify_reason_from_name(value, &req->reason) < 0)
+			req->reason = MOA2_VERIFY_MALFORMED;
+	} else if (strcmp(key, MOA2_FIELD_SCOPE) == 0) {
+		req->scope = p_strdup(request->pool, value);
+	} else if (strcmp(key, MOA2_FIELD_OPENID_CONFIGURATION) == 0) {
+		req->openid_configuration = p_strdup(request->pool, value);
+	}
+}
+
+/* ------------------------------------------------------------ challenge */
+
+static void
+oauth2_bearer_challenge_fill(const struct oauth2_bearer_request *req,
+			     struct moa2_sasl_challenge *ch)
+{
+	bool scope_problem = req->rejected &&
+		req->reason == MOA2_VERIFY_INSUFFICIENT_SCOPE;
+
+	i_zero(ch);
+	if (req->mech == MOA2_MECH_XOAUTH2) {
+		/* as Google and Microsoft: an HTTP status and the scheme */
+		ch->status = scope_problem ? "403" : "401";
+		ch->schemes = "bearer";
+	} else {
+		/* RFC 7628 3.2.2: an RFC 6750 error code */
+		ch->status = scope_problem ? "insufficient_scope" : "invalid_token";
+	}
+	ch->scope = (char *)req->scope;
+	ch->openid_configuration = (char *)req->openid_configuration;
+	/* the verdict may come from Dovecot's own oauth2 passdb */
+	if (ch->openid_configuration == NULL)
+		ch->openid_configuration = (char *)req->auth.openid_config_url;
+}
+
+static void
+oauth2_bearer_send_challenge(struct oauth2_bearer_request *req)
+{
+	struct auth_request *request = &req->auth;
+	struct moa2_sasl_challenge ch;
+	char *json;
+
+	/* the token is not needed any more */
+	if (request->mech_password != NULL) {
+		safe_memset(request->mech_password, 0,
+			    strlen(request->mech_password));
+		request->mech_password = NULL;
+	}
+
+	oauth2_bearer_challenge_fill(req, &ch);
+	json = moa2_sasl_challenge_build(&ch);
+	if (json == NULL) {
+		auth_request_internal_failure(request);
+		return;
+	}
+	req->challenge_sent = TRUE;
+	auth_request_handler_reply_continue(request, json, strlen(json));
+	free(json);
+}
+
+static void
+oauth2_bearer_verify_callback(enum passdb_result result,
+			      struct auth_request *request)
+{
+	struct oauth2_bearer_request *req =
+		(struct oauth2_bearer_request *)request;
+
+	switch (result) {
+	case PASSDB_RESULT_OK:
+		auth_request_success(request, "", 0);
+		break;
+	case PASSDB_RESULT_INTERNAL_FAILURE:
+		/* Postfix's Dovecot SASL client ignores code=temp_fail and
+		   answers 535 to any FAIL: at least its text tells the user */
+		auth_fields_add(request->fields.extra_fields, "reason",
+				OAUTH2_BEARER_TEMPFAIL_REASON, 0);
+		auth_request_internal_failure(request);
+		break;
+	default:
+		oauth2_bearer_send_challenge(req);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------ response */
+
+/* Every line of ours carries the category mail-oauth2. */
+static void
+oauth2_bearer_info(struct auth_request *request, const char *fmt, ...)
+	ATTR_FORMAT(2, 3);
+static void
+oauth2_bearer_info(struct auth_request *request, const char *fmt, ...)
+{
+	struct event *event = moa2_dovecot_log_event_create(request->mech_event);
+	va_list args;
+
+	va_start(args, fmt);
+	e_info(event, "%s", t_strdup_vprintf(fmt, args));
+	va_end(args);
+	event_unref(&event);
+}
+
+static void
+oauth2_bearer_log_codec_error(struct oauth2_bearer_request *req,
+			      enum moa2_sasl_error error)
+{
+	const char *mech = moa2_sasl_mech_name(req->mech);
+
+	if (error == MOA2_SASL_ERR_DOUBLE_BASE64) {
+		oauth2_bearer_info(&req->auth, "%s response refused: %s: "
+			"the client base64-encoded its response twice (a bug "
+			"of some clients, e.g. the widely copied Python "
+			"imaplib example whose callback returns base64 "
+			"although imaplib.authenticate() encodes it again); "
+			"fix the client, or accept such responses with the "
+			"passdb args allow_double_base64=yes", mech,
+			moa2_sasl_error_name(error));
+	} else {
+		oauth2_bearer_info(&req->auth, "%s response refused: %s: %s",
+				   mech, moa2_sasl_error_name(error),
+				   moa2_sasl_error_sentence(error));
+	}
+}
+
+static bool
+oauth2_bearer_set_user(struct oauth2_bearer_request *req,
+		       const struct moa2_sasl_response *resp)
+{
+	struct auth_request *request = &req->auth;
+	const char *user = moa2_sasl_response_asserted_user(resp);
+	const char *error;
+
+	if (user == NULL) {
+		req->user_from_token = TRUE;
+		user = OAUTH2_BEARER_PLACEHOLDER_USER;
+	}
+	if (!auth_request_set_username(request, user, &error)) {
+		oauth2_bearer_info(request, "%s", error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+mech_oauth2_bearer_auth_continue(struct auth_request *request,
+				 const unsigned char *data, size_t data_size)
+{
+	struct oauth2_bearer_request *req =
+		(struct oauth2_bearer_request *)request;
+	struct moa2_sasl_response resp;
+	enum moa2_sasl_error error;
+
+	if (req->challenge_sent) {
+		/* the client's answer to the failure challenge */
+		if (!moa2_sasl_is_failure_ack(req->mech, data, data_size)) {
+			oauth2_bearer_info(request, "the client did not "
+			       "acknowledge the failure challenge as %s requires",
+			       moa2_sasl_mech_name(req->mech));
+		}
+		auth_request_fail(request);
+		return;
+	}
+
+	if (moa2_sasl_parse(req->mech, data, data_size,
+			    oauth2_bearer_sasl_flags, &resp, &error) < 0) {
+		oauth2_bearer_log_codec_error(req, error);
+		auth_request_fail(request);
+		return;
+	}
+	if (resp.double_base64) {
+		oauth2_bearer_info(request, "accepted a doubly base64-encoded "
+		       "response (allow_double_base64=yes): fix the client");
+	}
+	if (!oauth2_bearer_set_user(req, &resp)) {
+		moa2_sasl_response_clear(&resp);
+		auth_request_fail(request);
+		return;
+	}
+	auth_request_verify_plain(request, resp.token,
+				  oauth2_bearer_verify_callback);
+	moa2_sasl_response_clear(&resp);
+}
+
+/* ------------------------------------------------------------ modules */
+
+static struct auth_request *
+mech_oauth2_bearer_new(enum moa2_sasl_mech mech)
+{
+	struct oauth2_bearer_request *req;
+	pool_t pool;
+
+	pool = pool_alloconly_create(MEMPOOL_GROWING"oauth2_bearer_request",
+				     2048);
+	req = p_new(pool, struct oauth2_bearer_request, 1);
+	req->auth.pool = pool;
+	req->mech = mech;
+	return &req->auth;
+}
+
+/* The mechanism is known from the module (each has its own auth_new). */
+static struct auth_request *
+mech_xoauth2_bearer_auth_new(void)
+{
+	return mech_oauth2_bearer_new(MOA2_MECH_XOAUTH2);
+}
+
+static struct auth_request *
+mech_oauthbearer_bearer_auth_new(void)
+{
+	return mech_oauth2_bearer_new(MOA2_MECH_OAUTHBEARER);
+}
+
+const struct mech_module mech_oauthbearer_bearer = {
+	.mech_name = "OAUTHBEARER",
+	/* as the built-in: a bearer token is as good as a password */
+	.flags = MECH_SEC_PLAINTEXT,
+	.passdb_need = MECH_PASSDB_NEED_VERIFY_PLAIN,
+
+	.auth_new = mech_oauthbearer_bearer_auth_new,
+	.auth_initial = mech_generic_auth_initial,
+	.auth_continue = mech_oauth2_bearer_auth_continue,
+	.auth_free = mech_generic_auth_free,
+};
+
+const struct mech_module mech_xoauth2_bearer = {
+	.mech_name = "XOAUTH2",
+	.flags = MECH_SEC_PLAINTEXT,
+	.passdb_need = MECH_PASSDB_NEED_VERIFY_PLAIN,
+
+	.auth_new = mech_xoauth2_bearer_auth_new,
+	.auth_initial = mech_generic_auth_initial,
+	.auth_continue = mech_oauth2_bearer_auth_continue,
+	.auth_free = mech_generic_auth_free,
+};

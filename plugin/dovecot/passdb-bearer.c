@@ -1,0 +1,388 @@
+/* passdb bearer: the password is an OAuth 2.0 bearer token, verified by
+   the mail-oauth2 engine.
+
+     passdb {
+       driver = bearer
+       args = [blocking=yes|no] [builtin_mechanisms=no|yes]
+              [allow_double_base64=no|yes] [/etc/mail-oauth2/verify.conf]
+     }
+
+   Works with our XOAUTH2/OAUTHBEARER (mech-oauth2-bearer.c, which replace
+   Dovecot's when this module is loaded), with Dovecot 2.3's built-in ones
+   (they pass the token as the password) and with PLAIN/LOGIN for clients
+   that can only send a password.
+
+   Failure behaviour: accepted -> PASSDB_RESULT_OK, the user becomes the
+   token's identity and the exported claims become extra (and userdb_)
+   fields; rejected -> PASSDB_RESULT_PASSWORD_MISMATCH, logged at info with
+   the reason code; provider or keys unreachable -> PASSDB_RESULT_INTERNAL_FAILURE
+   (the client is told to try again later, never "wrong password"),
+   logged at error. A config error stops the auth process at start-up with
+   FILE:LINE. Results are never put into Dovecot's auth cache (no cache
+   key), so no cached success outlives the token's exp; the engine caches
+   keys and opaque-token results itself, never past exp.
+
+   blocking=yes (default): verification runs in auth-worker processes, one
+   request at a time each, so a slow provider never stalls the auth
+   process; key sets are cached per worker in memory and shared on disk
+   (cache_dir). blocking=no: verification runs in the auth process itself,
+   fastest with warm keys, but a key fetch blocks every login meanwhile. */
+
+#include "auth-common.h"
+#include "ioloop.h"
+#include "module-dir.h"
+#include "str.h"
+#include "passdb.h"
+#include "auth-request.h"
+#include "auth-fields.h"
+#include "mech.h"
+
+#include "sasl-codec.h"
+#include "verifier.h"
+#include "verify-config.h"
+
+#include "dovecot-compat.h"
+#include "dovecot-log.h"
+#include "passdb-bearer.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+
+#define BEARER_DEFAULT_CONFIG "/etc/mail-oauth2/verify.conf"
+
+#define MOA2_EXPORT __attribute__((visibility("default")))
+
+struct bearer_passdb_module {
+	struct passdb_module module;
+
+	const char *config_path;
+	struct moa2_verify_config *config;
+	struct moa2_verifier *verifier;
+
+	bool blocking;
+	bool builtin_mechanisms;
+	bool allow_double_base64;
+};
+
+static unsigned int bearer_module_count;
+
+/* ------------------------------------------------------------ args */
+
+static bool
+bearer_parse_bool(const char *key, const char *value)
+{
+	if (strcmp(value, "yes") == 0)
+		return TRUE;
+	if (strcmp(value, "no") == 0)
+		return FALSE;
+	i_fatal("passdb bearer: args: %s=%s: expected yes or no", key, value);
+}
+
+static void
+bearer_parse_args(struct bearer_passdb_module *module, pool_t pool,
+		  const char *args)
+{
+	const char *const *arg = t_strsplit_spaces(args, " ");
+
+	module->blocking = TRUE;
+	module->config_path = BEARER_DEFAULT_CONFIG;
+	for (; *arg != NULL; arg++) {
+		const char *value = strchr(*arg, '=');
+		const char *key;
+
+		if (value == NULL) {
+			module->config_path = p_strdup(pool, *arg);
+			continue;
+		}
+		key = t_strdup_until(*arg, value++);
+		if (strcmp(key, "blocking") == 0)
+			module->blocking = bearer_parse_bool(key, value);
+		else if (strcmp(key, "builtin_mechanisms") == 0)
+			module->builtin_mechanisms = bearer_parse_bool(key, value);
+		else if (strcmp(key, "allow_double_base64") == 0)
+			module->allow_double_base64 = bearer_parse_bool(key, value);
+		else {
+			i_fatal("passdb bearer: args: unknown option '%s' "
+				"(known: blocking, builtin_mechanisms, "
+				"allow_double_base64, and the config path)", key);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ claims */
+
+/* Fields that Dovecot itself interprets in a passdb reply: a token must
+   not be able to set them through claims_export. */
+static const char *const bearer_reserved_fields[] = {
+	"user", "username", "domain", "login_user", "password",
+	"password_noscheme", "nopassword", "noauthenticate", "nologin",
+	"nodelay", "allow_nets", "allow_real_nets", "fail", "delay_until",
+	"reason", "proxy", "proxy_maybe", "proxy_always", "proxy_timeout",
+	"proxy_mech", "proxy_nopipelining", "proxy_noauth", "host",
+	"hostip", "source_ip", "port", "destuser", "pass", "master", "ssl",
+	"starttls", "k5principals", "passdb_import", "userdb_import",
+	"director_tag", "code", "resp", "token", "forward_fields",
+	NULL
+};
+
+static bool
+bearer_claim_exportable(const char *name)
+{
+	const char *p;
+
+	if (*name == '\0' || str_begins(name, "userdb_") ||
+	    str_begins(name, "forward_") || str_begins(name, "moa2_") ||
+	    str_begins(name, "proxy_") ||
+	    str_array_find(bearer_reserved_fields, name))
+		return FALSE;
+	for (p = name; *p != '\0'; p++) {
+		if (!i_isalnum(*p) && *p != '_' && *p != '-' && *p != '.')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+bearer_export_claims(struct auth_request *request, struct event *event,
+		     const struct moa2_verify_result *result)
+{
+	for (unsigned int i = 0; i < result->claims_count; i++) {
+		const char *name = result->claims[i].name;
+		const char *value = result->claims[i].value;
+
+		if (!bearer_claim_exportable(name)) {
+			e_error(event, "claims_export: claim '%s' not exported: "
+				"Dovecot interprets a field of that name itself", name);
+			continue;
+		}
+		if (strpbrk(value, "\t\r\n\001") != NULL)
+			continue;
+		auth_request_set_field(request, name, value, NULL);
+		auth_request_set_field(request, t_strconcat("userdb_", name, NULL),
+				       value, NULL);
+	}
+}
+
+/* ------------------------------------------------------------ verify */
+
+static bool
+bearer_user_from_token(const struct auth_request *request)
+{
+	if (worker) {
+		/* set by our master process for this worker request only */
+		return auth_fields_exists(request->fields.extra_fields,
+					  MOA2_FIELD_USER_FROM_TOKEN);
+	}
+	return mech_oauth2_bearer_user_from_token(request);
+}
+
+/* The rejection's challenge data goes to our mechanism: directly in the
+   auth process, as moa2_* fields from a worker. */
+static void
+bearer_report_rejection(struct auth_request *request,
+			const struct moa2_verify_result *result)
+{
+	if (!worker) {
+		mech_oauth2_bearer_set_rejection(request, result->reason,
+						 result->scope,
+						 result->openid_configuration);
+		return;
+	}
+	auth_request_set_field(request, MOA2_FIELD_REASON,
+			       moa2_verify_reason_name(result->reason), NULL);
+	if (result->scope != NULL) {
+		auth_request_set_field(request, MOA2_FIELD_SCOPE,
+				       result->scope, NULL);
+	}
+	if (result->openid_configuration != NULL) {
+		auth_request_set_field(request, MOA2_FIELD_OPENID_CONFIGURATION,
+				       result->openid_configuration, NULL);
+	}
+}
+
+static enum passdb_result
+bearer_result(struct auth_request *request, struct event *event,
+	      const struct moa2_verify_result *result)
+{
+	switch (result->outcome) {
+	case MOA2_OUTCOME_ACCEPTED:
+		e_debug(event, "accepted user=%s provider=%s token=sha256:%s "
+			"expires_in=%lds%s", result->identity,
+			result->provider != NULL ? result->provider : "-",
+			result->fingerprint,
+			result->expires_at == 0 ? 0L :
+			(long)(result->expires_at - ioloop_time),
+			result->from_cache ? " (cached)" : "");
+		auth_request_set_field(request, "user", result->identity, NULL);
+		bearer_export_claims(request, event, result);
+		return PASSDB_RESULT_OK;
+	case MOA2_OUTCOME_REJECTED:
+		e_info(event, "rejected reason=%s token=sha256:%s: %s",
+		       moa2_verify_reason_name(result->reason),
+		       result->fingerprint, result->detail);
+		bearer_report_rejection(request, result);
+		return PASSDB_RESULT_PASSWORD_MISMATCH;
+	case MOA2_OUTCOME_TEMPFAIL:
+	default:
+		e_error(event, "temporary failure reason=%s token=sha256:%s: %s",
+			moa2_verify_reason_name(result->reason),
+			result->fingerprint, result->detail);
+		return PASSDB_RESULT_INTERNAL_FAILURE;
+	}
+}
+
+static enum passdb_result
+bearer_verify(struct bearer_passdb_module *module,
+	      struct auth_request *request, const char *token)
+{
+	struct moa2_verify_result result;
+	struct event *event;
+	const char *asserted_user;
+	enum passdb_result ret;
+
+	/* the user as Dovecot sees it (after auth_username_format): the
+	   engine normalises both sides with the config's username rules */
+	asserted_user = bearer_user_from_token(request) ? NULL :
+		request->fields.user;
+
+	event = moa2_dovecot_log_event_create(authdb_event(request));
+	moa2_dovecot_log_request_begin(event);
+	moa2_verify_token(module->verifier, token, strlen(token),
+			  asserted_user, &result);
+	moa2_dovecot_log_request_end();
+
+	ret = bearer_result(request, event, &result);
+	moa2_verify_result_clear(&result);
+	event_unref(&event);
+	return ret;
+}
+
+static void
+bearer_verify_plain(struct auth_request *request, const char *password,
+		    verify_plain_callback_t *callback)
+{
+	struct bearer_passdb_module *module =
+		(struct bearer_passdb_module *)request->passdb->passdb;
+
+	if (module->blocking && !worker) {
+		moa2_dovecot_worker_verify_plain(request,
+			mech_oauth2_bearer_user_from_token(request) ?
+			MOA2_FIELD_USER_FROM_TOKEN"=yes" : NULL,
+			mech_oauth2_bearer_worker_field, callback);
+		return;
+	}
+	callback(bearer_verify(module, request, password), request);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+static struct passdb_module *
+bearer_preinit(pool_t pool, const char *args)
+{
+	struct bearer_passdb_module *module;
+	char *error;
+
+	module = p_new(pool, struct bearer_passdb_module, 1);
+	bearer_parse_args(module, pool, args);
+
+	/* as root, before privileges are dropped: the config may hold a
+	   client secret readable only by root */
+	if (moa2_verify_config_load(module->config_path, &module->config,
+				    &error) < 0) {
+		const char *msg = t_strdup(error);
+
+		free(error);
+		i_fatal("passdb bearer: %s", msg);
+	}
+	moa2_dovecot_log_init(module->config->log_debug);
+	if (moa2_verifier_create(module->config, moa2_dovecot_logger(),
+				 &module->verifier, &error) < 0) {
+		const char *msg = t_strdup(error);
+
+		free(error);
+		i_fatal("passdb bearer: %s: %s", module->config_path, msg);
+	}
+	bearer_module_count++;
+
+	/* never cached by Dovecot: see the header comment */
+	module->module.default_cache_key = NULL;
+	module->module.default_pass_scheme = "PLAIN";
+	/* not Dovecot's blocking: bearer_verify_plain() calls the worker
+	   itself so that a rejection's challenge data survives */
+	module->module.blocking = FALSE;
+	return &module->module;
+}
+
+static void
+bearer_replace_mechanism(const struct mech_module *mech)
+{
+	int ret = moa2_dovecot_mech_replace(mech);
+
+	if (ret > 0) {
+		e_debug(moa2_dovecot_log_event(),
+			"%s: using the mail-oauth2 mechanism", mech->mech_name);
+	} else if (ret < 0) {
+		e_error(moa2_dovecot_log_event(), "%s: cannot replace the "
+			"built-in mechanism: no mechanism register",
+			mech->mech_name);
+	}
+}
+
+static void
+bearer_init(struct passdb_module *_module)
+{
+	struct bearer_passdb_module *module =
+		(struct bearer_passdb_module *)_module;
+
+	if (worker || module->builtin_mechanisms)
+		return;
+	mech_oauth2_bearer_set_sasl_flags(module->allow_double_base64 ?
+		MOA2_SASL_FLAG_ALLOW_DOUBLE_BASE64 : 0);
+	bearer_replace_mechanism(&mech_xoauth2_bearer);
+	bearer_replace_mechanism(&mech_oauthbearer_bearer);
+}
+
+static void
+bearer_deinit(struct passdb_module *_module)
+{
+	struct bearer_passdb_module *module =
+		(struct bearer_passdb_module *)_module;
+
+	moa2_verifier_destroy(&module->verifier);
+	moa2_verify_config_free(&module->config);
+	if (--bearer_module_count == 0)
+		moa2_dovecot_log_deinit();
+}
+
+static struct passdb_module_interface passdb_bearer = {
+	.name = "bearer",
+
+	.preinit = bearer_preinit,
+	.init = bearer_init,
+	.deinit = bearer_deinit,
+
+	.verify_plain = bearer_verify_plain,
+};
+
+/* ------------------------------------------------------------ module */
+
+/* libauthdb_bearer.so: Dovecot loads it when a passdb says driver = bearer
+   (passdb.c:passdb_preinit -> auth_module_load("authdb_bearer")) and
+   refuses it unless authdb_bearer_version equals its own ABI version. */
+MOA2_EXPORT extern const char *authdb_bearer_version;
+MOA2_EXPORT void authdb_bearer_init(struct module *module);
+MOA2_EXPORT void authdb_bearer_deinit(void);
+
+const char *authdb_bearer_version = DOVECOT_ABI_VERSION;
+
+void
+authdb_bearer_init(struct module *module ATTR_UNUSED)
+{
+	passdb_register_module(&passdb_bearer);
+}
+
+void
+authdb_bearer_deinit(void)
+{
+	passdb_unregister_module(&passdb_bearer);
+}

@@ -1,0 +1,760 @@
+#!/bin/sh
+# Integration test of the Dovecot auth plugin (plugin/dovecot, issue 4) with
+# real programs on loopback, everything under a temp dir, stopped by PID:
+#  - the test OpenID Connect provider (npm oidc-provider, lib/idp.sh)
+#    issuing RS256 JWT access tokens;
+#  - Dovecot 2.3 (`dovecot -c`) with imap, pop3, submission, lmtp and an
+#    auth socket, the passdb "bearer" of the shipped
+#    conf.d/dovecot/10-mail-oauth2.conf and our XOAUTH2/OAUTHBEARER;
+#  - Postfix smtpd (`postfix -c`) with smtpd_sasl_type = dovecot,
+#    delivering into Dovecot over LMTP.
+# Clients nobody here wrote: Python imaplib and smtplib (lib/mail-login.py
+# drives them), curl (imap://, pop3://, smtp:// with --oauth2-bearer),
+# swaks (AUTH PLAIN with the token as password), doveadm auth test.
+#
+# The plugin is loaded from the build dir. Dovecot 2.3 loads auth modules
+# only from its compiled-in dir (/usr/lib/dovecot/modules/auth; no setting
+# or environment changes it), so Dovecot runs in a private mount namespace
+# (unshare -m) where a temp dir holding the module (and copies of the
+# system's auth modules) is bind-mounted over that dir: the system's files
+# are never touched. Without unshare the module is copied into the system
+# dir for the test and removed at exit (refused if a libauthdb_bearer.so is
+# already installed).
+#
+# Dovecot's anvil auth penalty delays logins from an IP after a failure,
+# so every failing case uses its own source address (127.0.0.N).
+#
+# Env: DOVECOT_MODULE (default build/ci/plugin/dovecot/.libs/libauthdb_bearer.so),
+# MOA2_TEST_MAIL_UID (uid/gid owning the test mailboxes, default 64999, no
+# passwd entry needed), DOVECOT_EXTRA_CONF (lines added to dovecot.conf),
+# KEEP_WORK=1 (keep the temp dir). A module built with clang
+# -fsanitize=address,undefined runs with
+#   DOVECOT_EXTRA_CONF='default_vsz_limit = 0
+#   import_environment = $import_environment LD_PRELOAD=<libclang_rt.asan-x86_64.so>
+#     ASAN_OPTIONS=detect_leaks=0:log_path=<dir>/asan'
+# (detect_leaks=1 hangs Dovecot's exiting processes in LSan's tracer).
+# Needs root (Dovecot and Postfix start as root) and the Debian packages of
+# tests/lib-deps.sh MOA2_INTEGRATION_DEPS.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/common.sh"
+IDP_LIB_DIR=$ILIB
+. "$ILIB/idp.sh"
+
+DOVECOT_MODULE=${DOVECOT_MODULE:-$TOP/build/ci/plugin/dovecot/.libs/libauthdb_bearer.so}
+case $DOVECOT_MODULE in /*) ;; *) DOVECOT_MODULE=$(pwd)/$DOVECOT_MODULE ;; esac
+MAIL_UID=${MOA2_TEST_MAIL_UID:-64999}
+LOGIN="python3 $ILIB/mail-login.py"
+JWT_TOOL="python3 $ILIB/jwt-tool.py"
+ALICE=alice@example.test
+BOB=bob@example.test
+
+OUT=$WORK/out
+DV=$WORK/dovecot
+PF=$WORK/postfix
+mkdir -p "$OUT" "$DV/mods" "$DV/mail" "$PF/etc" "$WORK/cache"
+# Dovecot's mail and login processes and Postfix's smtpd (not root) must
+# reach their files under $WORK; the token list stays private
+chmod 711 "$WORK"
+chmod 600 "$WORK/.tokens"
+
+# ---------------------------------------------------------------- checks
+
+missing=
+for cmd in dovecot doveadm postfix postconf curl swaks python3 node openssl; do
+	command -v "$cmd" >/dev/null 2>&1 || missing="$missing $cmd"
+done
+if [ -n "$missing" ]; then
+	not_ok "the programs the test needs are installed" "missing:$missing (tests/lib-deps.sh MOA2_INTEGRATION_DEPS)"
+	summary dovecot
+fi
+if [ "$(id -u)" != 0 ]; then
+	not_ok "running as root (Dovecot and Postfix start as root)"
+	summary dovecot
+fi
+if [ ! -f "$DOVECOT_MODULE" ]; then
+	not_ok "the plugin is built" "no $DOVECOT_MODULE (build with --with-dovecot, or set DOVECOT_MODULE)"
+	summary dovecot
+fi
+test_ca || { not_ok "test CA (make-ca.sh)"; summary dovecot; }
+
+# ---------------------------------------------------------------- helpers
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+_src_n=9
+# next_src: a fresh loopback source address (anvil's penalty is per IP)
+next_src() {
+	_src_n=$((_src_n + 1))
+	SRC=127.0.0.$_src_n
+}
+
+_run=0
+# login PROTO PORT TOKEN [ARG...]: mail-login.py with TOKEN on stdin; sets
+# rc, res (its output file), challenge (the last challenge line, JSON)
+login() {
+	_run=$((_run + 1))
+	res=$OUT/login-$_run.out
+	_l_proto=$1
+	_l_port=$2
+	remember_token "$3"
+	printf '%s\n' "$3" >"$OUT/login.in"
+	shift 3
+	$LOGIN "$_l_proto" 127.0.0.1 "$_l_port" "$@" <"$OUT/login.in" >"$res" 2>&1
+	rc=$?
+	rm -f "$OUT/login.in"
+	challenge=$(sed -n 's/^challenge: //p' "$res" | tail -n 1)
+}
+
+# result_is WANT_RC WANT_RESULT_PREFIX: the last login's exit and result line
+result_is() {
+	[ "$rc" = "$1" ] && grep -q "^result: $2" "$res"
+}
+
+# expect_login DESC WANT_RC WANT_RESULT PROTO PORT TOKEN [ARG...]
+expect_login() {
+	_el_desc=$1
+	_el_rc=$2
+	_el_result=$3
+	shift 3
+	login "$@"
+	if result_is "$_el_rc" "$_el_result"; then
+		ok "$_el_desc"
+	else
+		not_ok "$_el_desc" "want exit $_el_rc, result: $_el_result
+$(cat "$res")"
+	fi
+}
+
+# challenge_is DESC STATUS: the last challenge carries STATUS and the
+# provider's scope and discovery URL
+challenge_is() {
+	if python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d.get("status") == sys.argv[2], "status %r" % d.get("status")
+assert d.get("scope") == "imap", "scope %r" % d.get("scope")
+assert d.get("openid-configuration") == sys.argv[3], "openid-configuration %r" % d.get("openid-configuration")
+' "$challenge" "$2" "$IDP_DISCOVERY_URL" >"$OUT/challenge.err" 2>&1; then
+		ok "$1"
+	else
+		not_ok "$1" "challenge: $challenge
+$(cat "$OUT/challenge.err")"
+	fi
+}
+
+dovecot_log() {
+	cat "$DV/dovecot.log"
+}
+
+# log_has DESC PATTERN...: every grep -E PATTERN matches one same line of
+# the Dovecot log (waits up to 3 s: workers log asynchronously)
+log_has() {
+	_lh_desc=$1
+	shift
+	_lh_i=0
+	while :; do
+		_lh_lines=$(dovecot_log)
+		for _lh_pat in "$@"; do
+			_lh_lines=$(printf '%s\n' "$_lh_lines" | grep -E -e "$_lh_pat")
+		done
+		if [ -n "$_lh_lines" ]; then
+			ok "$_lh_desc"
+			return 0
+		fi
+		[ $_lh_i -ge 30 ] && break
+		sleep 0.1
+		_lh_i=$((_lh_i + 1))
+	done
+	not_ok "$_lh_desc" "no line of $DV/dovecot.log matches all of: $*
+$(grep -E -e "$1" "$DV/dovecot.log" | tail -n 5)"
+}
+
+# curl_mail DESC URL TOKEN [ARG...]: curl with --oauth2-bearer, must succeed
+curl_mail() {
+	_cm_desc=$1
+	_cm_url=$2
+	remember_token "$3"
+	_cm_token=$3
+	shift 3
+	_run=$((_run + 1))
+	if curl -sS --max-time 30 --oauth2-bearer "$_cm_token" "$@" "$_cm_url" \
+		>"$OUT/curl-$_run.out" 2>&1; then
+		ok "$_cm_desc"
+	else
+		not_ok "$_cm_desc" "curl exit $?: $(cat "$OUT/curl-$_run.out")"
+	fi
+}
+
+# ---------------------------------------------------------------- provider
+
+export IDP_ACCESS_TOKEN_TTL=600
+if idp_start "$WORK/idp"; then
+	ok "identity provider up: $IDP_URL (pid $IDP_PID)"
+else
+	not_ok "identity provider starts"
+	summary dovecot
+fi
+
+# minted now, used after the other cases: expired by then
+token_expired=$(idp_token alice https://mail.test 1)
+token_alice=$(idp_token alice https://mail.test)
+token_bob=$(idp_token bob https://mail.test)
+token_other_aud=$(idp_token alice https://mail-es.test)
+for t in "$token_expired" "$token_alice" "$token_bob" "$token_other_aud"; do
+	remember_token "$t"
+done
+if printf '%s' "$token_alice" | grep -q '^eyJ.*\..*\.'; then
+	ok "tokens obtained from the provider (JWT access tokens)"
+else
+	not_ok "tokens obtained from the provider" "$token_alice"
+	summary dovecot
+fi
+
+# ---------------------------------------------------------------- configs
+
+P_IMAP=$(free_port)
+P_POP3=$(free_port)
+P_SUBM=$(free_port)
+P_LMTP=$(free_port)
+P_SMTPD=$(free_port)
+P_RELAY=$(free_port)
+
+cat >"$WORK/verify.conf" <<EOF
+cache_dir = $WORK/cache
+ca_file = $TEST_CA
+[provider testidp]
+issuer = $IDP_URL
+audience = https://mail.test
+username_claims = email
+required_scopes = imap
+claims_export = preferred_username
+leeway = 0
+# an unknown kid may refetch the keys at once (the outage case below)
+jwks_refetch_interval = 1s
+EOF
+
+# the shipped snippet, only the verify.conf path changed
+sed "s|/etc/mail-oauth2/verify.conf|$WORK/verify.conf|" \
+	"$TOP/conf.d/dovecot/10-mail-oauth2.conf" >"$DV/10-mail-oauth2.conf"
+
+# dovecot_conf PASSDB_OPTIONS: writes dovecot.conf
+dovecot_conf() {
+	sed "s|^  args = |  args = $1 |" "$DV/10-mail-oauth2.conf" >"$DV/10-mail-oauth2-active.conf"
+	cat >"$DV/dovecot.conf" <<EOF
+base_dir = $DV/run
+state_dir = $DV/state
+log_path = $DV/dovecot.log
+listen = 127.0.0.1
+protocols = imap pop3 submission lmtp
+hostname = mail.example.test
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+auth_failure_delay = 0
+# on, to show that it never holds a result of passdb bearer
+auth_cache_size = 1M
+auth_cache_ttl = 1 hour
+auth_verbose = yes
+auth_debug = yes
+mail_location = maildir:~/Maildir
+submission_relay_host = 127.0.0.1
+submission_relay_port = $P_RELAY
+
+!include 10-mail-oauth2-active.conf
+
+userdb {
+  driver = static
+  args = uid=$MAIL_UID gid=$MAIL_UID home=$DV/mail/%u allow_all_users=yes
+}
+service imap-login {
+  inet_listener imap {
+    port = $P_IMAP
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = $P_POP3
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service submission-login {
+  inet_listener submission {
+    port = $P_SUBM
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $P_LMTP
+  }
+}
+service auth {
+  unix_listener auth-postfix {
+    mode = 0666
+  }
+}
+${DOVECOT_EXTRA_CONF:-}
+EOF
+}
+
+chown "$MAIL_UID:$MAIL_UID" "$DV/mail"
+# in-process verification (blocking=no) runs as user dovecot
+chown dovecot "$WORK/cache"
+
+# ---------------------------------------------------------------- Dovecot
+
+AUTH_MODULE_DIR=$(dovecot --build-options | sed -n 's/^Module dir: //p')/auth
+[ "$AUTH_MODULE_DIR" = /auth ] && AUTH_MODULE_DIR=/usr/lib/dovecot/modules/auth
+cp "$DOVECOT_MODULE" "$DV/mods/libauthdb_bearer.so"
+for m in "$AUTH_MODULE_DIR"/*.so; do
+	[ -f "$m" ] && [ "$(basename "$m")" != libauthdb_bearer.so ] && cp "$m" "$DV/mods/"
+done
+
+if unshare -m true 2>/dev/null; then
+	module_mode=namespace
+elif [ -e "$AUTH_MODULE_DIR/libauthdb_bearer.so" ]; then
+	not_ok "the module can be loaded from the build dir" \
+		"no mount namespace (unshare -m) and $AUTH_MODULE_DIR/libauthdb_bearer.so exists: not replacing an installed module"
+	summary dovecot
+else
+	module_mode=installed
+	cp "$DOVECOT_MODULE" "$AUTH_MODULE_DIR/libauthdb_bearer.so"
+	# removed when this shell is gone, however it ends
+	(
+		while kill -0 $$ 2>/dev/null; do sleep 1; done
+		rm -f "$AUTH_MODULE_DIR/libauthdb_bearer.so"
+	) </dev/null >/dev/null 2>&1 &
+fi
+
+DOVECOT_PID=
+dovecot_start() {
+	rm -f "$DV/run/master.pid"
+	if [ "$module_mode" = namespace ]; then
+		unshare -m sh -c 'mount --bind "$1" "$2" && exec dovecot -c "$3"' \
+			sh "$DV/mods" "$AUTH_MODULE_DIR" "$DV/dovecot.conf" >"$OUT/dovecot-start.out" 2>&1
+	else
+		dovecot -c "$DV/dovecot.conf" >"$OUT/dovecot-start.out" 2>&1
+	fi
+	_ds_i=0
+	while [ ! -s "$DV/run/master.pid" ] ||
+		! python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$P_IMAP" 2>/dev/null; do
+		_ds_i=$((_ds_i + 1))
+		if [ $_ds_i -ge 100 ]; then
+			cat "$OUT/dovecot-start.out" "$DV/dovecot.log" 2>/dev/null | tail -n 20
+			return 1
+		fi
+		sleep 0.1
+	done
+	DOVECOT_PID=$(cat "$DV/run/master.pid")
+	on_exit_kill "$DOVECOT_PID"
+}
+
+dovecot_stop() {
+	[ -n "$DOVECOT_PID" ] || return 0
+	kill "$DOVECOT_PID" 2>/dev/null
+	_dst_i=0
+	while kill -0 "$DOVECOT_PID" 2>/dev/null && [ $_dst_i -lt 100 ]; do
+		sleep 0.1
+		_dst_i=$((_dst_i + 1))
+	done
+	kill -0 "$DOVECOT_PID" 2>/dev/null && return 1
+	DOVECOT_PID=
+	return 0
+}
+
+dovecot_conf ""
+if doveconf -c "$DV/dovecot.conf" -n >"$OUT/doveconf.out" 2>&1 &&
+	grep -q 'auth_mechanisms = plain xoauth2 oauthbearer' "$OUT/doveconf.out" &&
+	grep -q 'driver = bearer' "$OUT/doveconf.out"; then
+	ok "conf.d/dovecot/10-mail-oauth2.conf: doveconf accepts it (auth_mechanisms extended, passdb bearer)"
+else
+	not_ok "conf.d/dovecot/10-mail-oauth2.conf is a valid Dovecot config" "$(cat "$OUT/doveconf.out")"
+fi
+
+# every passdb args option the driver parses is documented in the snippet
+opts=$(sed -n 's/.*strcmp(key, "\([a-z_0-9]*\)") == 0.*/\1/p' "$TOP/plugin/dovecot/passdb-bearer.c")
+undocumented=
+for o in $opts; do
+	grep -q "^  #.*\b$o=" "$TOP/conf.d/dovecot/10-mail-oauth2.conf" || undocumented="$undocumented $o"
+done
+if [ -n "$opts" ] && [ -z "$undocumented" ]; then
+	ok "every passdb args option ($(echo $opts)) is documented in 10-mail-oauth2.conf"
+else
+	not_ok "passdb args options documented in 10-mail-oauth2.conf" "found: $opts; undocumented:$undocumented"
+fi
+
+if dovecot_start; then
+	ok "Dovecot up (pid $DOVECOT_PID, module $module_mode from the build dir)"
+else
+	not_ok "Dovecot starts"
+	summary dovecot
+fi
+
+# ---------------------------------------------------------------- Postfix
+
+cat >"$PF/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+maillog_file = $PF/maillog
+maillog_file_prefixes = $PF
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mail.example.test
+mydomain = example.test
+myorigin = example.test
+mydestination = example.test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+local_transport = lmtp:inet:127.0.0.1:$P_LMTP
+local_recipient_maps =
+alias_maps =
+alias_database =
+biff = no
+smtpd_banner = \$myhostname ESMTP test
+smtpd_tls_security_level = none
+smtp_tls_security_level = none
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = $DV/run/auth-postfix
+smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
+EOF
+cat >"$PF/etc/master.cf" <<EOF
+127.0.0.1:$P_SMTPD inet n - n - - smtpd
+127.0.0.1:$P_RELAY inet n - n - - smtpd -o smtpd_sasl_auth_enable=no -o smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+
+mkdir -p "$PF/queue" "$PF/data"
+chown postfix "$PF/data"
+POSTFIX_PID=
+if postfix -c "$PF/etc" start >"$OUT/postfix-start.out" 2>&1; then
+	_pf_i=0
+	while [ ! -s "$PF/queue/pid/master.pid" ] && [ $_pf_i -lt 100 ]; do
+		sleep 0.1
+		_pf_i=$((_pf_i + 1))
+	done
+	POSTFIX_PID=$(tr -d ' ' <"$PF/queue/pid/master.pid" 2>/dev/null)
+fi
+if [ -n "$POSTFIX_PID" ] && kill -0 "$POSTFIX_PID" 2>/dev/null; then
+	on_exit_kill "$POSTFIX_PID"
+	ok "Postfix up (pid $POSTFIX_PID, smtpd_sasl_type = dovecot)"
+else
+	# postfix writes its fatal errors to stderr only when that is a tty
+	command -v script >/dev/null 2>&1 &&
+		script -qc "postfix -c '$PF/etc' check" /dev/null >>"$OUT/postfix-start.out" 2>&1
+	not_ok "Postfix starts" "$(cat "$OUT/postfix-start.out" "$PF/maillog" 2>/dev/null | tail -n 20)"
+	POSTFIX_PID=
+fi
+
+# ---------------------------------------------------------------- logins
+
+expect_login "imaplib XOAUTH2 (user=alice): logged in" 0 OK \
+	imap "$P_IMAP" "$token_alice" --user "$ALICE"
+token_short=$(idp_token alice https://mail.test 6)
+expect_login "a token valid for 6 s: logged in (auth_cache_size is set)" 0 OK \
+	imap "$P_IMAP" "$token_short" --user "$ALICE"
+log_has "log: accepted at debug level with identity, provider and token fingerprint" \
+	'Debug: .*bearer\(alice@example\.test,127\.0\.0\.1,.*accepted user=alice@example\.test provider=testidp token=sha256:[0-9a-f]{8} '
+log_has "XOAUTH2 is mail-oauth2's mechanism (the built-in was replaced)" \
+	'XOAUTH2: using the mail-oauth2 mechanism'
+log_has "the claim of claims_export reaches the login process as an extra field" \
+	'client passdb out: OK.*user=alice@example\.test.*preferred_username=alice'
+
+expect_login "imaplib OAUTHBEARER with authzid a=alice: logged in" 0 OK \
+	imap "$P_IMAP" "$token_alice" --mech OAUTHBEARER --authzid "$ALICE"
+next_src
+expect_login "imaplib OAUTHBEARER without authzid (RFC 7628: optional): logged in" 0 OK \
+	imap "$P_IMAP" "$token_alice" --mech OAUTHBEARER --src "$SRC"
+log_has "OAUTHBEARER without authzid: the user is the token's identity" \
+	"imap-login: Info: Login: user=<alice@example\.test>, method=OAUTHBEARER, rip=$SRC,"
+expect_login "imaplib PLAIN with the token as password: logged in" 0 OK \
+	imap "$P_IMAP" "$token_alice" --mech PLAIN --user "$ALICE"
+expect_login "bob's own token (user=bob): logged in as bob" 0 OK \
+	imap "$P_IMAP" "$token_bob" --user "$BOB"
+
+remember_token "$token_alice"
+if doveadm -c "$DV/dovecot.conf" auth test -x service=imap "$ALICE" "$token_alice" \
+	>"$OUT/doveadm.out" 2>&1 && grep -q "passdb: $ALICE auth succeeded" "$OUT/doveadm.out"; then
+	ok "doveadm auth test (PLAIN at the auth socket) with the token: succeeded"
+else
+	not_ok "doveadm auth test with the token" "$(cat "$OUT/doveadm.out")"
+fi
+
+curl_mail "curl imap:// --oauth2-bearer, AUTH=XOAUTH2: mailbox list" \
+	"imap://127.0.0.1:$P_IMAP/" "$token_alice" --user "$ALICE" --login-options AUTH=XOAUTH2
+curl_mail "curl imap:// --oauth2-bearer, AUTH=OAUTHBEARER: mailbox list" \
+	"imap://127.0.0.1:$P_IMAP/" "$token_alice" --user "$ALICE" --login-options AUTH=OAUTHBEARER
+curl_mail "curl pop3:// --oauth2-bearer, AUTH=XOAUTH2: message list" \
+	"pop3://127.0.0.1:$P_POP3/" "$token_alice" --user "$ALICE" --login-options AUTH=XOAUTH2
+
+# ---------------------------------------------------------------- SMTP
+
+if [ -n "$POSTFIX_PID" ]; then
+	expect_login "Postfix smtpd AUTH XOAUTH2 (smtplib, through Dovecot SASL): 235" 0 OK \
+		smtp "$P_SMTPD" "$token_alice" --user "$ALICE"
+	expect_login "Postfix smtpd AUTH OAUTHBEARER without authzid (smtplib): 235" 0 OK \
+		smtp "$P_SMTPD" "$token_alice" --mech OAUTHBEARER
+
+	subject_swaks="moa2 swaks $$ $(date +%s)"
+	remember_token "$token_alice"
+	if swaks --server 127.0.0.1 --port "$P_SMTPD" --ehlo client.example.test \
+		--auth PLAIN --auth-user "$ALICE" --auth-password "$token_alice" \
+		--from "$ALICE" --to "$ALICE" --header "Subject: $subject_swaks" \
+		--body "sent by swaks through Postfix" >"$OUT/swaks.out" 2>&1; then
+		ok "swaks AUTH PLAIN (token as password) at Postfix: message accepted"
+	else
+		not_ok "swaks AUTH PLAIN at Postfix: message accepted" "$(tail -n 15 "$OUT/swaks.out")"
+	fi
+	expect_login "the message went Postfix -> LMTP -> Dovecot and reads back over IMAP" 0 OK \
+		imap "$P_IMAP" "$token_alice" --user "$ALICE" --wait-subject "$subject_swaks"
+
+	subject_curl="moa2 curl-smtp $$ $(date +%s)"
+	printf 'From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nsent by curl with OAUTHBEARER\r\n' \
+		"$ALICE" "$ALICE" "$subject_curl" >"$OUT/mail-curl.txt"
+	curl_mail "curl smtp:// --oauth2-bearer AUTH=OAUTHBEARER at Postfix: message sent" \
+		"smtp://127.0.0.1:$P_SMTPD/client.example.test" "$token_alice" --user "$ALICE" \
+		--login-options AUTH=OAUTHBEARER --mail-from "$ALICE" --mail-rcpt "$ALICE" \
+		--upload-file "$OUT/mail-curl.txt"
+	expect_login "... and that message reads back over IMAP" 0 OK \
+		imap "$P_IMAP" "$token_alice" --user "$ALICE" --wait-subject "$subject_curl"
+
+	subject_subm="moa2 submission $$ $(date +%s)"
+	printf 'From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nsent through Dovecot submission\r\n' \
+		"$ALICE" "$ALICE" "$subject_subm" >"$OUT/mail-subm.txt"
+	curl_mail "curl smtp:// XOAUTH2 at Dovecot submission (relayed by Postfix): message sent" \
+		"smtp://127.0.0.1:$P_SUBM/client.example.test" "$token_alice" --user "$ALICE" \
+		--login-options AUTH=XOAUTH2 --mail-from "$ALICE" --mail-rcpt "$ALICE" \
+		--upload-file "$OUT/mail-subm.txt"
+	expect_login "... and that message reads back over IMAP" 0 OK \
+		imap "$P_IMAP" "$token_alice" --user "$ALICE" --wait-subject "$subject_subm"
+fi
+
+# ---------------------------------------------------------------- refusals
+
+# refused DESC REASON ARG...: a login from a fresh source address fails
+# with the XOAUTH2 challenge and the Dovecot log names REASON for it
+refused() {
+	_rf_desc=$1
+	_rf_reason=$2
+	shift 2
+	next_src
+	expect_login "$_rf_desc: NO [AUTHENTICATIONFAILED]" 1 'NO \[AUTHENTICATIONFAILED\]' \
+		"$@" --src "$SRC"
+	challenge_is "$_rf_desc: challenge status 401 with scope and openid-configuration" 401
+	log_has "$_rf_desc: log says rejected reason=$_rf_reason at info" \
+		"Info: .*bearer\([^,]*,${SRC}[,)].*rejected reason=$_rf_reason token=sha256:[0-9a-f]{8}: "
+}
+
+refused "alice's token with user=bob" user_mismatch \
+	imap "$P_IMAP" "$token_alice" --user "$BOB"
+refused "a token for another audience" wrong_audience \
+	imap "$P_IMAP" "$token_other_aud" --user "$ALICE"
+
+kid=$(idp_jwt_header "$token_alice" | idp_json kid)
+$JWT_TOOL keygen rsa "$WORK/forger.pem"
+claims_alice="{\"iss\":\"$IDP_URL\",\"aud\":\"https://mail.test\",\"sub\":\"alice\",\"email\":\"$ALICE\",\"scope\":\"mail imap smtp\",\"iat\":\"-5\",\"exp\":\"+300\"}"
+token_forged=$($JWT_TOOL sign "$WORK/forger.pem" RS256 "{\"kid\":\"$kid\",\"typ\":\"at+jwt\"}" "$claims_alice")
+refused "a token signed by another key under the provider's kid" bad_signature \
+	imap "$P_IMAP" "$token_forged" --user "$ALICE"
+token_none=$($JWT_TOOL none "$claims_alice")
+# alg none is refused while parsing, before the token is routed to a
+# provider: the challenge names no provider's scope or discovery URL
+next_src
+expect_login "an alg:none token: NO [AUTHENTICATIONFAILED]" 1 'NO \[AUTHENTICATIONFAILED\]' \
+	imap "$P_IMAP" "$token_none" --user "$ALICE" --src "$SRC"
+check "an alg:none token: challenge status 401, no foreign scope or URL" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["status"] == "401" and d.get("scope") in (None, "imap"), d
+assert d.get("openid-configuration") in (None, sys.argv[2]), d' "$challenge" "$IDP_DISCOVERY_URL"
+log_has "an alg:none token: log says rejected reason=alg_not_allowed at info" \
+	"Info: .*bearer\([^,]*,$SRC,.*rejected reason=alg_not_allowed token=sha256:[0-9a-f]{8}: "
+refused "an expired token" expired \
+	imap "$P_IMAP" "$token_expired" --user "$ALICE"
+# wait_past_exp TOKEN: sleep until the token's exp has passed
+wait_past_exp() {
+	_wp_exp=$(idp_jwt_payload "$1" | idp_json exp)
+	while [ "$(date +%s)" -le "$_wp_exp" ]; do
+		sleep 0.5
+	done
+}
+wait_past_exp "$token_short"
+refused "the 6 s token again after its exp (Dovecot's auth cache did not keep the success)" expired \
+	imap "$P_IMAP" "$token_short" --user "$ALICE"
+
+next_src
+expect_login "OAUTHBEARER with a=bob and alice's token: NO" 1 'NO \[AUTHENTICATIONFAILED\]' \
+	imap "$P_IMAP" "$token_alice" --mech OAUTHBEARER --authzid "$BOB" --src "$SRC"
+challenge_is "OAUTHBEARER failure: challenge status invalid_token with scope and openid-configuration (verified in an auth-worker)" invalid_token
+log_has "OAUTHBEARER with a=bob: log says rejected reason=user_mismatch" \
+	"bearer\([^,]*,$SRC,.*rejected reason=user_mismatch"
+
+next_src
+expect_login "double base64 (the imaplib example's bug): NO" 1 'NO \[AUTHENTICATIONFAILED\]' \
+	imap "$P_IMAP" "$token_alice" --user "$ALICE" --double-b64 --src "$SRC"
+check_eq "double base64: no challenge (a malformed response is not a token failure)" "$challenge" ""
+log_has "double base64: the log names it in plain words" \
+	"Info: xoauth2\(\?,$SRC,.*XOAUTH2 response refused: double_base64: the client base64-encoded its response twice"
+
+next_src
+expect_login "invalid base64: refused by Dovecot before any mechanism" 1 'NO ' \
+	imap "$P_IMAP" "$token_alice" --raw '!!not*base64!!' --src "$SRC"
+log_has "invalid base64: Dovecot logs it" "Invalid base64.*rip=$SRC,"
+
+next_src
+expect_login "base64 of garbage: NO" 1 'NO \[AUTHENTICATIONFAILED\]' \
+	imap "$P_IMAP" "$token_alice" --raw "$(printf 'user=x auth=y' | base64)" --src "$SRC"
+log_has "base64 of garbage: the codec error is logged by name" \
+	"Info: xoauth2\(\?,$SRC,.*XOAUTH2 response refused: no_terminator: "
+
+if [ -n "$POSTFIX_PID" ]; then
+	next_src
+	expect_login "Postfix smtpd, expired token: 535" 1 'NO 535' \
+		smtp "$P_SMTPD" "$token_expired" --user "$ALICE" --src "$SRC"
+	challenge_is "Postfix smtpd: the client got the 334 JSON challenge" 401
+	log_has "Postfix smtpd, expired token: log says rejected reason=expired" \
+		"bearer\([^,]*,${SRC}[,)].*rejected reason=expired"
+fi
+
+# ---------------------------------------------------------------- outage
+
+token_warm=$(idp_token alice https://mail.test)
+remember_token "$token_warm"
+$JWT_TOOL keygen rsa "$WORK/newkey.pem"
+token_new_kid=$($JWT_TOOL sign "$WORK/newkey.pem" RS256 '{"kid":"rs256-not-yet-published","typ":"at+jwt"}' "$claims_alice")
+remember_token "$token_new_kid"
+idp_stop
+if curl -s --max-time 2 --cacert "$TEST_CA" -o /dev/null "$IDP_DISCOVERY_URL"; then
+	not_ok "provider down" "it still answers"
+else
+	ok "provider down"
+fi
+
+expect_login "provider down, keys warm: XOAUTH2 login still works" 0 OK \
+	imap "$P_IMAP" "$token_warm" --user "$ALICE"
+next_src
+expect_login "provider down, token with an unknown key: NO [UNAVAILABLE] (temporary failure)" \
+	2 'TEMPFAIL .*\[UNAVAILABLE\]' imap "$P_IMAP" "$token_new_kid" --user "$ALICE" --src "$SRC"
+log_has "provider down: the log says temporary failure reason=unavailable at error level" \
+	"Error: .*bearer\([^,]*,$SRC,.*temporary failure reason=unavailable token=sha256:[0-9a-f]{8}"
+if [ -n "$POSTFIX_PID" ]; then
+	# Postfix's Dovecot SASL client answers every FAIL with 535 (it ignores
+	# Dovecot's code=temp_fail); the reason text is all it can pass on
+	next_src
+	expect_login "provider down, unknown key, SMTP at Postfix: 535 saying temporary failure" \
+		1 'NO 535 .*Temporary authentication failure' smtp "$P_SMTPD" "$token_new_kid" --user "$ALICE" --src "$SRC"
+	next_src
+	expect_login "provider down, unknown key, SMTP at Dovecot submission: 454 temporary failure" \
+		2 'TEMPFAIL 454' smtp "$P_SUBM" "$token_new_kid" --user "$ALICE" --src "$SRC"
+fi
+
+# ---------------------------------------------------------------- in-process
+
+# blocking=no: the same in the auth process itself (user dovecot), with a
+# key cache of its own (the workers' cache files belong to root)
+mkdir -p "$WORK/cache-inproc"
+chown dovecot "$WORK/cache-inproc"
+sed -i "s|^cache_dir = .*|cache_dir = $WORK/cache-inproc|" "$WORK/verify.conf"
+dovecot_stop || not_ok "Dovecot stops" "pid $DOVECOT_PID still running"
+if idp_restart; then
+	ok "provider up again (same port and keys)"
+else
+	not_ok "provider restarts"
+fi
+dovecot_conf "blocking=no allow_double_base64=yes"
+if dovecot_start; then
+	ok "Dovecot restarted with blocking=no allow_double_base64=yes"
+	expect_login "blocking=no: XOAUTH2 login" 0 OK \
+		imap "$P_IMAP" "$token_warm" --user "$ALICE"
+	next_src
+	expect_login "allow_double_base64=yes: the doubly encoded response logs in" 0 OK \
+		imap "$P_IMAP" "$token_warm" --user "$ALICE" --double-b64 --src "$SRC"
+	log_has "allow_double_base64=yes: still named in the log" \
+		"xoauth2\([^,]*,$SRC,.*accepted a doubly base64-encoded response"
+	log_has "blocking=no: accepted in the auth process itself, not in a worker" \
+		"auth: Debug: bearer\(alice@example\.test,127\.0\.0\.1,.*accepted user=alice@example\.test"
+	next_src
+	expect_login "blocking=no, OAUTHBEARER with a=bob: NO" 1 'NO \[AUTHENTICATIONFAILED\]' \
+		imap "$P_IMAP" "$token_warm" --mech OAUTHBEARER --authzid "$BOB" --src "$SRC"
+	challenge_is "blocking=no: the challenge carries scope and openid-configuration too" invalid_token
+	log_has "blocking=no: rejected in the auth process, reason=user_mismatch" \
+		"auth: Info: bearer\([^,]*,$SRC,.*rejected reason=user_mismatch"
+	idp_stop
+	expect_login "blocking=no, provider down, keys warm: login works" 0 OK \
+		imap "$P_IMAP" "$token_warm" --mech OAUTHBEARER
+	next_src
+	expect_login "blocking=no, provider down, unknown key: NO [UNAVAILABLE]" \
+		2 'TEMPFAIL .*\[UNAVAILABLE\]' imap "$P_IMAP" "$token_new_kid" --user "$ALICE" --src "$SRC"
+else
+	not_ok "Dovecot restarts with blocking=no"
+fi
+
+# ---------------------------------------------------------------- built-ins
+
+# builtin_mechanisms=yes keeps Dovecot's own XOAUTH2/OAUTHBEARER; 2.3's hand
+# the token to the passdb as the password (the provider is still down: the
+# workers read the keys the auth process saved in cache_dir)
+dovecot_stop || not_ok "Dovecot stops" "pid $DOVECOT_PID still running"
+dovecot_conf "builtin_mechanisms=yes"
+if dovecot_start; then
+	ok "Dovecot restarted with builtin_mechanisms=yes"
+	next_src
+	expect_login "built-in XOAUTH2 + passdb bearer: login works" 0 OK \
+		imap "$P_IMAP" "$token_warm" --user "$ALICE" --src "$SRC"
+	log_has "built-in XOAUTH2: verified by the bearer passdb" \
+		"bearer\(alice@example\.test,$SRC,.*accepted user=alice@example\.test"
+	next_src
+	expect_login "built-in OAUTHBEARER without authzid: refused (the built-in demands one)" \
+		1 'NO ' imap "$P_IMAP" "$token_warm" --mech OAUTHBEARER --src "$SRC"
+	log_has "built-in OAUTHBEARER: Dovecot's own message, so the built-in ran" \
+		"oauthbearer\(\?,$SRC,.*Missing username or token"
+else
+	not_ok "Dovecot restarts with builtin_mechanisms=yes"
+fi
+
+# ---------------------------------------------------------------- logs
+
+dovecot_stop || not_ok "Dovecot stops" "pid $DOVECOT_PID still running"
+if [ -n "$POSTFIX_PID" ]; then
+	postfix -c "$PF/etc" stop >/dev/null 2>&1
+fi
+check "the Dovecot log has no error except the provider outage" \
+	sh -c '! grep -E "(Error|Fatal|Panic):" "$1" | grep -v "temporary failure reason=unavailable\|fetching the .* failed"' \
+	sh "$DV/dovecot.log"
+assert_no_tokens "$DV/dovecot.log" "$PF/maillog"
+
+summary dovecot
