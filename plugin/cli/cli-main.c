@@ -34,6 +34,10 @@ static const struct cli_command cli_commands[] = {
 	  cli_cmd_verify, cli_help_verify },
 	{ "discover", "fetch and show each provider's endpoints and keys",
 	  cli_cmd_discover, cli_help_discover },
+	{ "options", "list every option of the config files",
+	  cli_cmd_options, cli_help_options },
+	{ "token", "obtain, show, refresh and test the relay's OAuth tokens",
+	  cli_cmd_token, cli_help_token },
 	{ "help", "show the help of a command",
 	  cli_cmd_help, cli_help_help },
 };

@@ -40,6 +40,14 @@ extern const char cli_help_verify[];
 int cli_cmd_discover(const struct cli_command *cmd, int argc, char *argv[]);
 extern const char cli_help_discover[];
 
+/* cli-options.c */
+int cli_cmd_options(const struct cli_command *cmd, int argc, char *argv[]);
+extern const char cli_help_options[];
+
+/* cli-token.c (and cli-token-smtp.c) */
+int cli_cmd_token(const struct cli_command *cmd, int argc, char *argv[]);
+extern const char cli_help_token[];
+
 /* ------------------------------------------------- helpers (cli-main.c) */
 
 /* Prints the help text of cmd to out. */

@@ -1,0 +1,36 @@
+#ifndef CLI_TOKEN_H
+#define CLI_TOKEN_H
+
+/* Shared between the `mail-oauth2 token` subcommands (cli-token.c) and the
+   SMTP test dialogue (cli-token-smtp.c). */
+
+#include "cli.h"
+#include "token-client.h"
+#include "token-config.h"
+
+#define CLI_TOKEN_DEFAULT_CONF "/etc/mail-oauth2/client.conf"
+#define CLI_TOKEN_CONF_ENV "MAIL_OAUTH2_CONF"
+
+/* What every token subcommand has loaded. */
+struct cli_token_ctx {
+	const struct cli_command *cmd;
+	struct moa2_token_config *config;
+	struct moa2_token_client *client;
+	bool verbose;
+};
+
+/* Loads the config at path (NULL: $MAIL_OAUTH2_CONF, else the default)
+   and creates the token client; prints the error and returns -1. */
+int cli_token_load(struct cli_token_ctx *ctx, const char *path);
+void cli_token_unload(struct cli_token_ctx *ctx);
+
+/* `mail-oauth2 token test-smtp`: argv[0] is "test-smtp". */
+int cli_token_test_smtp(struct cli_token_ctx *ctx, int argc, char *argv[]);
+extern const char cli_token_help_test_smtp[];
+
+/* The account named name, or the only one when name is NULL; prints the
+   error and returns NULL otherwise. */
+const struct moa2_token_account *
+cli_token_account(struct cli_token_ctx *ctx, const char *name);
+
+#endif

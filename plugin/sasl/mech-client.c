@@ -1,0 +1,458 @@
+/* Client mechanisms XOAUTH2 and OAUTHBEARER for Postfix smtp (and any
+   Cyrus SASL client): the password field of smtp_sasl_password_maps names
+   an [account NAME] of the client config (or its token_file); the plugin
+   sends that account's access token, obtained and refreshed by the token
+   client.
+
+   Failure behaviour: every failure is temporary, so Postfix defers the
+   mail and never bounces it: a broken config, an unknown account, a token
+   that cannot be obtained (SASL_UNAVAIL), and a relay that rejects the
+   token (SASL_TRYAGAIN: the token is dropped from the store first, so the
+   next attempt fetches a new one). The reason goes to utils->seterror (it
+   appears in Postfix's log next to the deferral) in one sentence that says
+   what to do. Tokens, refresh tokens and secrets are never logged: a token
+   is named by its fingerprint, and a password field that names no account
+   is not echoed either (it may be a real password). */
+
+#include "config.h"
+#include "sasl-plugin.h"
+
+#include "moa2-common.h"
+#include "sasl-codec.h"
+#include "token-client.h"
+#include "token-config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+/* Shared by both mechanisms: loaded once per process, at plug init,
+   before Postfix chroots. */
+struct client_glob {
+	unsigned int refs;
+	char *conf_path;
+	struct moa2_token_config *config;
+	struct moa2_token_client *client;
+	char *config_error; /* malloc()ed; set: every step fails with it */
+	struct moa2_sasl_log log;
+	struct moa2_logger logger;
+};
+
+enum client_state {
+	CLIENT_START,
+	CLIENT_SENT,   /* initial response sent; a challenge means rejection */
+	CLIENT_FAILED,
+};
+
+struct client_ctx {
+	enum moa2_sasl_mech mech;
+	enum client_state state;
+	char *out;          /* the initial response (holds the token) */
+	size_t out_len;
+	char *token;        /* the token sent, to drop it on rejection */
+	char account[256];
+	char fingerprint[MOA2_FINGERPRINT_LEN + 1];
+};
+
+static struct client_glob *glob_client;
+
+/* --------------------------------------------------------------- config */
+
+static void
+client_glob_free(struct client_glob **_glob)
+{
+	struct client_glob *glob = *_glob;
+
+	if (glob == NULL)
+		return;
+	*_glob = NULL;
+	moa2_token_client_destroy(&glob->client);
+	moa2_token_config_free(&glob->config);
+	free(glob->config_error);
+	free(glob->conf_path);
+	free(glob);
+}
+
+static char *
+chroot_hint(const char *error)
+{
+	static const char hint[] =
+		" (the plugin reads it when Postfix's smtp starts, before it chroots "
+		"to the queue directory, e.g. /var/spool/postfix: give the path "
+		"outside the chroot; the config path comes from $"
+		MOA2_SASL_CLIENT_CONF_ENV ", which Postfix passes on with "
+		"import_environment, else " MOA2_SASL_CLIENT_CONF_DEFAULT ")";
+	size_t len = strlen(error) + sizeof(hint);
+	char *msg = malloc(len);
+
+	if (msg == NULL)
+		abort();
+	snprintf(msg, len, "%s%s", error, hint);
+	return msg;
+}
+
+/* The config path: the Cyrus option, the environment, the default. */
+static const char *
+client_conf_path(const sasl_utils_t *utils)
+{
+	const char *path = moa2_sasl_getopt(utils, MOA2_SASL_CLIENT_CONF_OPTION);
+
+	if (path == NULL)
+		path = getenv(MOA2_SASL_CLIENT_CONF_ENV);
+	if (path == NULL || *path == '\0')
+		path = MOA2_SASL_CLIENT_CONF_DEFAULT;
+	return path;
+}
+
+static void
+client_glob_load(struct client_glob *glob, const sasl_utils_t *utils)
+{
+	char *error = NULL;
+
+	glob->conf_path = strdup(client_conf_path(utils));
+	if (glob->conf_path == NULL)
+		abort();
+	glob->log.utils = utils;
+	moa2_sasl_logger_init(&glob->logger, &glob->log, false);
+	if (moa2_token_config_load(glob->conf_path, &glob->config, &error) < 0) {
+		glob->config_error = strstr(error, "cannot open") != NULL ?
+			chroot_hint(error) : strdup(error);
+		free(error);
+	} else {
+		glob->logger.debug = glob->config->log_debug;
+		if (moa2_token_client_create(glob->config, &glob->logger, &glob->client,
+					     &error) < 0) {
+			glob->config_error = chroot_hint(error);
+			free(error);
+		}
+	}
+	if (glob->config_error != NULL)
+		moa2_sasl_log(utils, NULL, SASL_LOG_ERR, "client mechanisms XOAUTH2 and "
+			      "OAUTHBEARER will defer all mail: %s", glob->config_error);
+	else
+		moa2_sasl_log(utils, NULL, SASL_LOG_NOTE, "client config %s: %u "
+			      "account(s), CA bundle %s", glob->conf_path,
+			      glob->config->accounts_count,
+			      moa2_token_client_ca_source(glob->client));
+}
+
+/* -------------------------------------------------------------- callbacks */
+
+static int
+get_simple(sasl_client_params_t *params, unsigned long id, const char **value_r)
+{
+	sasl_getsimple_t *proc = NULL;
+	void *context = NULL;
+	unsigned int len = 0;
+
+	*value_r = NULL;
+	if (params->utils->getcallback(params->utils->conn, id,
+				       (sasl_callback_ft *)&proc, &context) != SASL_OK ||
+	    proc == NULL)
+		return -1;
+	if (proc(context, (int)id, value_r, &len) != SASL_OK || *value_r == NULL)
+		return -1;
+	return 0;
+}
+
+/* The password field: a borrowed secret owned by the application. */
+static int
+get_password(sasl_client_params_t *params, sasl_secret_t **secret_r)
+{
+	sasl_getsecret_t *proc = NULL;
+	void *context = NULL;
+
+	*secret_r = NULL;
+	if (params->utils->getcallback(params->utils->conn, SASL_CB_PASS,
+				       (sasl_callback_ft *)&proc, &context) != SASL_OK ||
+	    proc == NULL)
+		return -1;
+	if (proc(params->utils->conn, context, SASL_CB_PASS, secret_r) != SASL_OK ||
+	    *secret_r == NULL)
+		return -1;
+	return 0;
+}
+
+static const struct moa2_token_account *
+account_of(const struct client_glob *glob, const sasl_secret_t *secret)
+{
+	const struct moa2_token_account *account = NULL;
+	char name[1024];
+
+	if (secret->len == 0 || secret->len >= sizeof(name))
+		return NULL;
+	memcpy(name, secret->data, secret->len);
+	name[secret->len] = '\0';
+	/* a NUL inside is no account name either */
+	if (strlen(name) == secret->len)
+		account = name[0] == '/' ? moa2_token_config_find_file(glob->config, name) :
+			moa2_token_config_find(glob->config, name);
+	/* a misconfigured map may hold a real password here */
+	OPENSSL_cleanse(name, sizeof(name));
+	return account;
+}
+
+static void
+unknown_account_error(const sasl_utils_t *utils, const struct client_glob *glob,
+		      const sasl_secret_t *secret)
+{
+	char fp[MOA2_FINGERPRINT_LEN + 1], names[512] = "";
+	size_t len = 0;
+
+	moa2_token_fingerprint(secret->data, secret->len, fp);
+	for (unsigned int i = 0; i < glob->config->accounts_count && len < sizeof(names); i++)
+		len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+					i == 0 ? "" : ", ", glob->config->accounts[i].name);
+	moa2_sasl_seterror(utils, "the password field of the SASL password map "
+			   "(fingerprint %s) names no [account NAME] of %s: write the "
+			   "account name there (accounts: %s)", fp, glob->conf_path,
+			   len > 0 ? names : "none");
+}
+
+/* ------------------------------------------------------------- mechanisms */
+
+static int
+client_mech_new(void *glob_context, sasl_client_params_t *params,
+		void **conn_context)
+{
+	const enum moa2_sasl_mech *mech = glob_context;
+	struct client_ctx *ctx = params->utils->malloc(sizeof(*ctx));
+
+	if (ctx == NULL)
+		return SASL_NOMEM;
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->mech = *mech;
+	*conn_context = ctx;
+	return SASL_OK;
+}
+
+static void
+ctx_wipe(struct client_ctx *ctx, const sasl_utils_t *utils)
+{
+	if (ctx->out != NULL) {
+		OPENSSL_cleanse(ctx->out, ctx->out_len);
+		utils->free(ctx->out);
+		ctx->out = NULL;
+	}
+	if (ctx->token != NULL) {
+		OPENSSL_cleanse(ctx->token, strlen(ctx->token));
+		utils->free(ctx->token);
+		ctx->token = NULL;
+	}
+}
+
+static void
+client_mech_dispose(void *conn_context, const sasl_utils_t *utils)
+{
+	struct client_ctx *ctx = conn_context;
+
+	if (ctx == NULL)
+		return;
+	ctx_wipe(ctx, utils);
+	utils->free(ctx);
+}
+
+/* Builds the initial response with a fresh token. */
+static int
+client_start(struct client_ctx *ctx, struct client_glob *glob,
+	     sasl_client_params_t *params, const char **clientout,
+	     unsigned *clientoutlen)
+{
+	const sasl_utils_t *utils = params->utils;
+	const char *authname = NULL, *user;
+	const struct moa2_token_account *account;
+	struct moa2_sasl_client_params build = { 0 };
+	enum moa2_sasl_error err;
+	struct moa2_token token;
+	sasl_secret_t *secret;
+	char *raw = NULL, *error = NULL;
+	size_t raw_len = 0;
+
+	if (glob->config_error != NULL) {
+		moa2_sasl_seterror(utils, "%s", glob->config_error);
+		return SASL_FAIL;
+	}
+	if (get_password(params, &secret) < 0) {
+		moa2_sasl_seterror(utils, "no password from the application: the password "
+				   "field of the SASL password map must name an [account "
+				   "NAME] of %s", glob->conf_path);
+		return SASL_BADPARAM;
+	}
+	account = account_of(glob, secret);
+	if (account == NULL) {
+		unknown_account_error(utils, glob, secret);
+		return SASL_FAIL;
+	}
+	(void)get_simple(params, SASL_CB_AUTHNAME, &authname);
+	user = account->user != NULL ? account->user : authname;
+	if (ctx->mech == MOA2_MECH_XOAUTH2 && (user == NULL || *user == '\0')) {
+		moa2_sasl_seterror(utils, "account %s: XOAUTH2 needs a user name: give it "
+				   "in the SASL password map or as user in [account %s]",
+				   account->name, account->name);
+		return SASL_FAIL;
+	}
+	glob->log.utils = utils;
+	glob->log.conn = utils->conn;
+	if (moa2_token_get(glob->client, account->name, 0, &token, &error) < 0) {
+		moa2_sasl_seterror(utils, "%s", error);
+		free(error);
+		return SASL_UNAVAIL;
+	}
+	build.user = user != NULL && *user != '\0' ? user : NULL;
+	build.host = params->serverFQDN != NULL && *params->serverFQDN != '\0' ?
+		params->serverFQDN : NULL;
+	build.token = token.access_token;
+	if (moa2_sasl_build(ctx->mech, &build, &raw, &raw_len, &err) < 0) {
+		moa2_sasl_seterror(utils, "account %s: cannot build the %s response: %s",
+				   account->name, moa2_sasl_mech_name(ctx->mech),
+				   moa2_sasl_error_sentence(err));
+		moa2_token_clear(&token);
+		return SASL_FAIL;
+	}
+	ctx->out = utils->malloc(raw_len + 1);
+	ctx->token = moa2_sasl_strdup(utils, token.access_token);
+	if (ctx->out == NULL || ctx->token == NULL) {
+		moa2_secret_free(raw, raw_len + 1);
+		moa2_token_clear(&token);
+		return SASL_NOMEM;
+	}
+	memcpy(ctx->out, raw, raw_len + 1);
+	ctx->out_len = raw_len;
+	moa2_secret_free(raw, raw_len + 1);
+	snprintf(ctx->account, sizeof(ctx->account), "%s", account->name);
+	memcpy(ctx->fingerprint, token.fingerprint, sizeof(ctx->fingerprint));
+	moa2_token_clear(&token);
+	moa2_sasl_log(utils, utils->conn, SASL_LOG_DEBUG, "account %s: %s with token %s",
+		      ctx->account, moa2_sasl_mech_name(ctx->mech), ctx->fingerprint);
+	*clientout = ctx->out;
+	*clientoutlen = (unsigned)ctx->out_len;
+	ctx->state = CLIENT_SENT;
+	/* not done: a challenge now means the relay refused the token */
+	return SASL_CONTINUE;
+}
+
+/* The relay answered the token with a challenge: it refused it. */
+static int
+client_rejected(struct client_ctx *ctx, struct client_glob *glob,
+		const sasl_utils_t *utils, const char *serverin, unsigned len)
+{
+	struct moa2_sasl_challenge challenge;
+	enum moa2_sasl_error err;
+	char why[256] = "", *error = NULL;
+	bool dropped;
+
+	if (serverin != NULL && len > 0 &&
+	    moa2_sasl_challenge_parse(serverin, len, &challenge, &err) == 0) {
+		snprintf(why, sizeof(why), " (status %s%s%s)", challenge.status,
+			 challenge.scope != NULL ? ", scope " : "",
+			 challenge.scope != NULL ? challenge.scope : "");
+		moa2_sasl_challenge_clear(&challenge);
+	}
+	glob->log.utils = utils;
+	glob->log.conn = utils->conn;
+	dropped = moa2_token_invalidate(glob->client, ctx->account, ctx->token, &error) == 0;
+	if (!dropped) {
+		moa2_sasl_log(utils, utils->conn, SASL_LOG_WARN, "%s", error);
+		free(error);
+	}
+	moa2_sasl_seterror(utils, "account %s: the relay rejected access token %s%s; "
+			   "%s the next attempt gets a new token (if it is rejected "
+			   "too, check the account's scope and the mailbox's permission "
+			   "to send)", ctx->account, ctx->fingerprint, why,
+			   dropped ? "it was dropped from the store and" : "");
+	ctx_wipe(ctx, utils);
+	ctx->state = CLIENT_FAILED;
+	return SASL_TRYAGAIN;
+}
+
+static int
+client_mech_step(void *conn_context, sasl_client_params_t *params,
+		 const char *serverin, unsigned serverinlen,
+		 sasl_interact_t **prompt_need, const char **clientout,
+		 unsigned *clientoutlen, sasl_out_params_t *oparams)
+{
+	struct client_ctx *ctx = conn_context;
+	struct client_glob *glob = glob_client;
+
+	(void)prompt_need;
+	(void)oparams;
+	*clientout = NULL;
+	*clientoutlen = 0;
+	if (glob == NULL)
+		return SASL_FAIL;
+	switch (ctx->state) {
+	case CLIENT_START:
+		return client_start(ctx, glob, params, clientout, clientoutlen);
+	case CLIENT_SENT:
+		return client_rejected(ctx, glob, params->utils, serverin, serverinlen);
+	case CLIENT_FAILED:
+		break;
+	}
+	moa2_sasl_seterror(params->utils, "the authentication already failed");
+	return SASL_FAIL;
+}
+
+static void
+client_mech_free(void *glob_context, const sasl_utils_t *utils)
+{
+	(void)glob_context;
+	(void)utils;
+	if (glob_client != NULL && --glob_client->refs == 0)
+		client_glob_free(&glob_client);
+}
+
+static const enum moa2_sasl_mech mech_xoauth2 = MOA2_MECH_XOAUTH2;
+static const enum moa2_sasl_mech mech_oauthbearer = MOA2_MECH_OAUTHBEARER;
+
+/* A bearer token is a plaintext credential: no SASL_SEC_NOPLAINTEXT, so
+   Postfix needs smtp_sasl_security_options = noanonymous (TLS required by
+   smtp_tls_security_level = encrypt), as for PLAIN. */
+static sasl_client_plug_t client_plugins[] = {
+	{
+		.mech_name = "XOAUTH2",
+		.max_ssf = 0,
+		.security_flags = SASL_SEC_NOANONYMOUS,
+		.features = SASL_FEAT_WANT_CLIENT_FIRST,
+		.glob_context = (void *)&mech_xoauth2,
+		.mech_new = client_mech_new,
+		.mech_step = client_mech_step,
+		.mech_dispose = client_mech_dispose,
+		.mech_free = client_mech_free,
+	},
+	{
+		.mech_name = "OAUTHBEARER",
+		.max_ssf = 0,
+		.security_flags = SASL_SEC_NOANONYMOUS,
+		.features = SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY,
+		.glob_context = (void *)&mech_oauthbearer,
+		.mech_new = client_mech_new,
+		.mech_step = client_mech_step,
+		.mech_dispose = client_mech_dispose,
+		.mech_free = client_mech_free,
+	},
+};
+
+int
+moa2_sasl_client_init(const sasl_utils_t *utils, int max_version,
+		      int *out_version, sasl_client_plug_t **pluglist,
+		      int *plugcount)
+{
+	if (max_version < SASL_CLIENT_PLUG_VERSION) {
+		moa2_sasl_log(utils, NULL, SASL_LOG_ERR, "client plugin version %d "
+			      "needed, the library offers %d", SASL_CLIENT_PLUG_VERSION,
+			      max_version);
+		return SASL_BADVERS;
+	}
+	if (glob_client == NULL) {
+		glob_client = calloc(1, sizeof(*glob_client));
+		if (glob_client == NULL)
+			return SASL_NOMEM;
+		client_glob_load(glob_client, utils);
+	}
+	glob_client->refs += 2;
+	*out_version = SASL_CLIENT_PLUG_VERSION;
+	*pluglist = client_plugins;
+	*plugcount = 2;
+	return SASL_OK;
+}

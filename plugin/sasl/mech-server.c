@@ -1,0 +1,361 @@
+/* Server mechanisms XOAUTH2 and OAUTHBEARER for any Cyrus SASL server
+   (Postfix smtpd with smtpd_sasl_type = cyrus): the client's bearer token
+   is verified by the engine with the providers of the verifier config
+   (Cyrus option mail_oauth2_verify_conf, e.g. in smtpd.conf, else
+   $MAIL_OAUTH2_VERIFY_CONF, else /etc/mail-oauth2/verify.conf).
+
+   Failure behaviour: fails closed everywhere. accepted -> SASL_OK with the
+   token's identity as the authenticated user; rejected -> the failure
+   challenge (RFC 7628 / Google's XOAUTH2 JSON), then SASL_BADAUTH whatever
+   the client answers; temporary failure (provider or keys unreachable) ->
+   SASL_TRYAGAIN (Postfix: 454 4.7.0), never a wrong-password answer; a
+   malformed response -> SASL_BADPROT; a broken config -> SASL_FAIL with
+   the config error on every attempt (and at start), never a token that
+   passes unverified. Tokens are named by their fingerprint only. */
+
+#include "config.h"
+#include "sasl-plugin.h"
+
+#include "moa2-common.h"
+#include "sasl-codec.h"
+#include "verifier.h"
+#include "verify-config.h"
+#include "verify-reason.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+struct server_glob {
+	unsigned int refs;
+	char *conf_path;
+	struct moa2_verify_config *config;
+	struct moa2_verifier *verifier;
+	char *config_error;
+	unsigned int parse_flags;
+	struct moa2_sasl_log log;
+	struct moa2_logger logger;
+};
+
+enum server_state {
+	SERVER_START,
+	SERVER_CHALLENGED, /* failure challenge sent: waiting for the ack */
+	SERVER_DONE,
+};
+
+struct server_ctx {
+	enum moa2_sasl_mech mech;
+	enum server_state state;
+	bool asked;         /* the empty challenge was sent once */
+	char *challenge;    /* the failure challenge JSON */
+	char reason[768];   /* why the token was rejected, for seterror */
+};
+
+static struct server_glob *glob_server;
+
+/* ----------------------------------------------------------------- config */
+
+static void
+server_glob_free(struct server_glob **_glob)
+{
+	struct server_glob *glob = *_glob;
+
+	if (glob == NULL)
+		return;
+	*_glob = NULL;
+	moa2_verifier_destroy(&glob->verifier);
+	moa2_verify_config_free(&glob->config);
+	free(glob->config_error);
+	free(glob->conf_path);
+	free(glob);
+}
+
+static const char *
+server_conf_path(const sasl_utils_t *utils)
+{
+	const char *path = moa2_sasl_getopt(utils, MOA2_SASL_SERVER_CONF_OPTION);
+
+	if (path == NULL)
+		path = getenv(MOA2_SASL_SERVER_CONF_ENV);
+	if (path == NULL || *path == '\0')
+		path = MOA2_SASL_SERVER_CONF_DEFAULT;
+	return path;
+}
+
+static bool
+option_true(const char *value)
+{
+	return value != NULL && (strcasecmp(value, "yes") == 0 ||
+				 strcasecmp(value, "true") == 0 ||
+				 strcmp(value, "1") == 0);
+}
+
+static void
+server_glob_load(struct server_glob *glob, const sasl_utils_t *utils)
+{
+	char *error = NULL;
+
+	glob->conf_path = strdup(server_conf_path(utils));
+	if (glob->conf_path == NULL)
+		abort();
+	if (option_true(moa2_sasl_getopt(utils, MOA2_SASL_SERVER_DOUBLE_B64_OPTION)))
+		glob->parse_flags |= MOA2_SASL_FLAG_ALLOW_DOUBLE_BASE64;
+	glob->log.utils = utils;
+	moa2_sasl_logger_init(&glob->logger, &glob->log, false);
+	if (moa2_verify_config_load(glob->conf_path, &glob->config, &error) < 0 ||
+	    moa2_verifier_create(glob->config, &glob->logger, &glob->verifier,
+				 &error) < 0) {
+		glob->config_error = error;
+		moa2_sasl_log(utils, NULL, SASL_LOG_ERR, "server mechanisms XOAUTH2 and "
+			      "OAUTHBEARER refuse every login until this is fixed: %s "
+			      "(the path comes from the SASL option "
+			      MOA2_SASL_SERVER_CONF_OPTION ", else $"
+			      MOA2_SASL_SERVER_CONF_ENV ", else "
+			      MOA2_SASL_SERVER_CONF_DEFAULT ")", error);
+		return;
+	}
+	moa2_sasl_log(utils, NULL, SASL_LOG_NOTE, "verifier config %s: %u provider(s)",
+		      glob->conf_path, glob->config->providers_count);
+}
+
+/* ------------------------------------------------------------- mechanisms */
+
+static int
+server_mech_new(void *glob_context, sasl_server_params_t *params,
+		const char *challenge, unsigned challen, void **conn_context)
+{
+	const enum moa2_sasl_mech *mech = glob_context;
+	struct server_ctx *ctx = params->utils->malloc(sizeof(*ctx));
+
+	(void)challenge;
+	(void)challen;
+	if (ctx == NULL)
+		return SASL_NOMEM;
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->mech = *mech;
+	*conn_context = ctx;
+	return SASL_OK;
+}
+
+static void
+server_mech_dispose(void *conn_context, const sasl_utils_t *utils)
+{
+	struct server_ctx *ctx = conn_context;
+
+	if (ctx == NULL)
+		return;
+	if (ctx->challenge != NULL)
+		utils->free(ctx->challenge);
+	utils->free(ctx);
+}
+
+static int
+server_accept(struct server_ctx *ctx, sasl_server_params_t *params,
+	      const struct moa2_verify_result *result, sasl_out_params_t *oparams)
+{
+	/* the token proved the identity: auxprop plugins need not know it */
+	int ret = params->canon_user(params->utils->conn, result->identity, 0,
+				     SASL_CU_AUTHID | SASL_CU_AUTHZID |
+				     SASL_CU_EXTERNALLY_VERIFIED, oparams);
+
+	if (ret != SASL_OK)
+		return ret;
+	moa2_sasl_log(params->utils, params->utils->conn, SASL_LOG_DEBUG, "%s accepted "
+		      "user=%s provider=%s token %s", moa2_sasl_mech_name(ctx->mech),
+		      result->identity, result->provider != NULL ? result->provider : "-",
+		      result->fingerprint);
+	oparams->doneflag = 1;
+	oparams->mech_ssf = 0;
+	oparams->maxoutbuf = 0;
+	oparams->encode_context = NULL;
+	oparams->encode = NULL;
+	oparams->decode_context = NULL;
+	oparams->decode = NULL;
+	oparams->param_version = 0;
+	ctx->state = SERVER_DONE;
+	return SASL_OK;
+}
+
+/* Rejected: send the failure challenge; the verdict comes after the ack. */
+static int
+server_reject(struct server_ctx *ctx, sasl_server_params_t *params,
+	      const struct moa2_verify_result *result, const char **serverout,
+	      unsigned *serveroutlen)
+{
+	struct moa2_sasl_challenge challenge = { 0 };
+	char *json;
+
+	snprintf(ctx->reason, sizeof(ctx->reason), "%s token %s rejected: %s (%s)",
+		 moa2_sasl_mech_name(ctx->mech), result->fingerprint,
+		 moa2_verify_reason_name(result->reason), result->detail);
+	moa2_sasl_log(params->utils, params->utils->conn, SASL_LOG_NOTE, "%s", ctx->reason);
+	if (ctx->mech == MOA2_MECH_XOAUTH2) {
+		challenge.status = (char *)"401";
+		challenge.schemes = (char *)"bearer";
+	} else {
+		challenge.status = (char *)"invalid_token";
+		challenge.openid_configuration = (char *)result->openid_configuration;
+	}
+	challenge.scope = (char *)result->scope;
+	json = moa2_sasl_challenge_build(&challenge);
+	if (json == NULL || (ctx->challenge = moa2_sasl_strdup(params->utils, json)) == NULL) {
+		free(json);
+		return SASL_NOMEM;
+	}
+	free(json);
+	*serverout = ctx->challenge;
+	*serveroutlen = (unsigned)strlen(ctx->challenge);
+	ctx->state = SERVER_CHALLENGED;
+	return SASL_CONTINUE;
+}
+
+static int
+server_verify(struct server_ctx *ctx, struct server_glob *glob,
+	      sasl_server_params_t *params, const char *clientin, unsigned len,
+	      const char **serverout, unsigned *serveroutlen,
+	      sasl_out_params_t *oparams)
+{
+	const sasl_utils_t *utils = params->utils;
+	struct moa2_sasl_response resp;
+	struct moa2_verify_result result;
+	enum moa2_sasl_error err;
+	int ret;
+
+	if (moa2_sasl_parse(ctx->mech, clientin, len, glob->parse_flags, &resp, &err) < 0) {
+		moa2_sasl_seterror(utils, "%s response refused: %s (%s)",
+				   moa2_sasl_mech_name(ctx->mech),
+				   moa2_sasl_error_sentence(err), moa2_sasl_error_name(err));
+		ctx->state = SERVER_DONE;
+		return SASL_BADPROT;
+	}
+	if (resp.double_base64)
+		moa2_sasl_log(utils, utils->conn, SASL_LOG_NOTE, "%s: the client encoded "
+			      "its response twice in base64 (accepted by %s)",
+			      moa2_sasl_mech_name(ctx->mech),
+			      MOA2_SASL_SERVER_DOUBLE_B64_OPTION);
+	glob->log.utils = utils;
+	glob->log.conn = utils->conn;
+	moa2_verify_token(glob->verifier, resp.token, resp.token_len,
+			  moa2_sasl_response_asserted_user(&resp), &result);
+	moa2_sasl_response_clear(&resp);
+	switch (result.outcome) {
+	case MOA2_OUTCOME_ACCEPTED:
+		ret = server_accept(ctx, params, &result, oparams);
+		break;
+	case MOA2_OUTCOME_REJECTED:
+		ret = server_reject(ctx, params, &result, serverout, serveroutlen);
+		break;
+	default:
+		moa2_sasl_seterror(utils, "%s token %s: temporary failure: %s",
+				   moa2_sasl_mech_name(ctx->mech), result.fingerprint,
+				   result.detail);
+		ctx->state = SERVER_DONE;
+		ret = SASL_TRYAGAIN;
+		break;
+	}
+	moa2_verify_result_clear(&result);
+	return ret;
+}
+
+static int
+server_mech_step(void *conn_context, sasl_server_params_t *params,
+		 const char *clientin, unsigned clientinlen,
+		 const char **serverout, unsigned *serveroutlen,
+		 sasl_out_params_t *oparams)
+{
+	struct server_ctx *ctx = conn_context;
+	struct server_glob *glob = glob_server;
+
+	*serverout = NULL;
+	*serveroutlen = 0;
+	switch (ctx->state) {
+	case SERVER_START:
+		if (glob == NULL || glob->config_error != NULL) {
+			moa2_sasl_seterror(params->utils, "%s", glob == NULL ? "not "
+					   "initialised" : glob->config_error);
+			ctx->state = SERVER_DONE;
+			return SASL_FAIL;
+		}
+		if ((clientin == NULL || clientinlen == 0) && !ctx->asked) {
+			/* no initial response: ask for it with an empty challenge */
+			ctx->asked = true;
+			*serverout = "";
+			return SASL_CONTINUE;
+		}
+		return server_verify(ctx, glob, params, clientin, clientinlen,
+				     serverout, serveroutlen, oparams);
+	case SERVER_CHALLENGED:
+		/* the client's ack (or anything else): the answer stays no */
+		moa2_sasl_seterror(params->utils, "%s", ctx->reason);
+		ctx->state = SERVER_DONE;
+		return SASL_BADAUTH;
+	case SERVER_DONE:
+		break;
+	}
+	moa2_sasl_seterror(params->utils, "%s: step after the end of the exchange",
+			   moa2_sasl_mech_name(ctx->mech));
+	return SASL_BADPROT;
+}
+
+static void
+server_mech_free(void *glob_context, const sasl_utils_t *utils)
+{
+	(void)glob_context;
+	(void)utils;
+	if (glob_server != NULL && --glob_server->refs == 0)
+		server_glob_free(&glob_server);
+}
+
+static const enum moa2_sasl_mech mech_xoauth2 = MOA2_MECH_XOAUTH2;
+static const enum moa2_sasl_mech mech_oauthbearer = MOA2_MECH_OAUTHBEARER;
+
+static sasl_server_plug_t server_plugins[] = {
+	{
+		.mech_name = "XOAUTH2",
+		.max_ssf = 0,
+		.security_flags = SASL_SEC_NOANONYMOUS,
+		.features = SASL_FEAT_WANT_CLIENT_FIRST,
+		.glob_context = (void *)&mech_xoauth2,
+		.mech_new = server_mech_new,
+		.mech_step = server_mech_step,
+		.mech_dispose = server_mech_dispose,
+		.mech_free = server_mech_free,
+	},
+	{
+		.mech_name = "OAUTHBEARER",
+		.max_ssf = 0,
+		.security_flags = SASL_SEC_NOANONYMOUS,
+		.features = SASL_FEAT_WANT_CLIENT_FIRST,
+		.glob_context = (void *)&mech_oauthbearer,
+		.mech_new = server_mech_new,
+		.mech_step = server_mech_step,
+		.mech_dispose = server_mech_dispose,
+		.mech_free = server_mech_free,
+	},
+};
+
+int
+moa2_sasl_server_init(const sasl_utils_t *utils, int max_version,
+		      int *out_version, sasl_server_plug_t **pluglist,
+		      int *plugcount)
+{
+	if (max_version < SASL_SERVER_PLUG_VERSION) {
+		moa2_sasl_log(utils, NULL, SASL_LOG_ERR, "server plugin version %d "
+			      "needed, the library offers %d", SASL_SERVER_PLUG_VERSION,
+			      max_version);
+		return SASL_BADVERS;
+	}
+	if (glob_server == NULL) {
+		glob_server = calloc(1, sizeof(*glob_server));
+		if (glob_server == NULL)
+			return SASL_NOMEM;
+		server_glob_load(glob_server, utils);
+	}
+	glob_server->refs += 2;
+	*out_version = SASL_SERVER_PLUG_VERSION;
+	*pluglist = server_plugins;
+	*plugcount = 2;
+	return SASL_OK;
+}
