@@ -232,6 +232,8 @@ moa2_verifier_create(const struct moa2_verify_config *config,
 		.allow_http_loopback = config->allow_http_loopback,
 	};
 	const char *error;
+	void *ca_blob = NULL;
+	int ret;
 
 	if (v == NULL)
 		abort();
@@ -241,7 +243,19 @@ moa2_verifier_create(const struct moa2_verify_config *config,
 		v->logger = *logger;
 	v->logger.debug = v->logger.debug || config->log_debug;
 	v->now = default_clock;
-	if (moa2_http_client_create(&http, &v->http, &error) < 0) {
+	/* the CA bundle is read now, into memory: a chrooted host (Postfix
+	   smtpd with the SASL server plugin) cannot open it later */
+	if (config->ca_file != NULL &&
+	    moa2_http_load_ca_file(config->ca_file, &ca_blob, &http.ca_blob_len, &error) < 0) {
+		*error_r = moa2_strdup_printf("%s: ca_file %s: %s", config->file,
+					      config->ca_file, error);
+		free(v);
+		return -1;
+	}
+	http.ca_blob = ca_blob;
+	ret = moa2_http_client_create(&http, &v->http, &error);
+	free(ca_blob);
+	if (ret < 0) {
 		*error_r = moa2_strdup_printf("%s: HTTP client: %s", config->file, error);
 		free(v);
 		return -1;
