@@ -51,7 +51,8 @@ const char cli_help_discover[] =
 	"Usage: " CLI_PROGRAM " discover -c CONF [-v]\n"
 	"\n"
 	"Fetches the discovery document and key set of every provider in CONF now\n"
-	"and prints issuer, endpoints, key ids and algorithms.\n"
+	"(whatever the caches hold) and prints issuer, endpoints, key ids and\n"
+	"algorithms; a fetch that fails is reported even when a cached copy exists.\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config CONF  the verifier config\n"
@@ -99,11 +100,18 @@ static int
 cli_parse_opts(const struct cli_command *cmd, int argc, char *argv[],
 	       struct cli_verify_opts *opts)
 {
-	static const struct option longopts[] = {
+	static const struct option verify_longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "each-line", no_argument, NULL, 'E' },
 		{ "stats", no_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	/* discover takes the common options only: the same table, cut short */
+	static const struct option discover_longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -113,14 +121,14 @@ cli_parse_opts(const struct cli_command *cmd, int argc, char *argv[],
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, verify ? ":c:u:vh" : ":c:vh",
-				  longopts, NULL)) != -1) {
+				  verify ? verify_longopts : discover_longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': opts->config_path = optarg; break;
 		case 'v': opts->verbose = true; break;
 		case 'h': cli_print_help(cmd, stdout); exit(CLI_EXIT_OK);
-		case 'u': if (verify) { opts->user = optarg; break; } /* fall through */
-		case 'E': if (verify) { opts->each_line = true; break; } /* fall through */
-		case 'S': if (verify) { opts->stats = true; break; } /* fall through */
+		case 'u': opts->user = optarg; break;
+		case 'E': opts->each_line = true; break;
+		case 'S': opts->stats = true; break;
 		default: return cli_getopt_error(cmd, opt, argv);
 		}
 	}

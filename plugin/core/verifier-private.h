@@ -72,8 +72,9 @@ time_t verifier_now(const struct moa2_verifier *v);
    usable key set exists (a temporary failure). */
 int provider_keys(struct provider *p, bool refresh,
 		  const struct moa2_jwks **remote_r, const char **error_r);
-/* Resolves endpoints from discovery when configured. 0 or -1 (tempfail). */
-int provider_discover(struct provider *p, const char **error_r);
+/* Resolves endpoints from discovery when configured; refresh fetches now
+   (subject to the retry interval). 0 or -1 (tempfail). */
+int provider_discover(struct provider *p, bool refresh, const char **error_r);
 
 void verify_jwt(struct moa2_verifier *v, const char *token, size_t len,
 		const char *asserted_user, struct moa2_verify_result *result);

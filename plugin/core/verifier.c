@@ -341,7 +341,7 @@ adopt_endpoint(char **slot, const struct moa2_json *doc, const char *key,
 }
 
 int
-provider_discover(struct provider *p, const char **error_r)
+provider_discover(struct provider *p, bool refresh, const char **error_r)
 {
 	struct moa2_verifier *v = p->verifier;
 	struct moa2_json *doc;
@@ -366,7 +366,7 @@ provider_discover(struct provider *p, const char **error_r)
 		p->discovery = moa2_remote_doc_create(&set, v->http, &v->logger);
 		free(path);
 	}
-	ret = moa2_remote_doc_get(p->discovery, verifier_now(v), false, &body, &len, error_r);
+	ret = moa2_remote_doc_get(p->discovery, verifier_now(v), refresh, &body, &len, error_r);
 	if (ret <= 0)
 		return ret;
 	/* a new copy: take the endpoints the config did not set */
@@ -411,7 +411,7 @@ provider_keys(struct provider *p, bool refresh,
 	*remote_r = NULL;
 	if (p->cfg->jwks_file != NULL)
 		return 0;
-	if (provider_discover(p, error_r) < 0)
+	if (provider_discover(p, false, error_r) < 0)
 		return -1;
 	if (p->jwks_uri == NULL) {
 		if (p->cfg->discovery) {
@@ -552,15 +552,19 @@ static bool
 discover_provider(struct provider *p, char *buf, size_t size)
 {
 	const struct moa2_jwks *remote;
-	const char *error;
+	const char *error = "";
 	bool ok = true;
 	char *algs = join_list(&p->cfg->algorithms);
 
 	append(buf, size, "  mode: %s\n  issuer: %s\n", moa2_verify_mode_name(p->cfg->mode),
 	       p->cfg->issuer != NULL ? p->cfg->issuer : "(not checked)");
+	/* fetch now, whatever the caches hold: this is the admin's live check */
 	if (p->cfg->discovery) {
-		if (provider_discover(p, &error) < 0) {
-			append(buf, size, "  discovery: %s: FAILED: %s\n", p->cfg->discovery_url, error);
+		if (provider_discover(p, true, &error) < 0 ||
+		    moa2_remote_doc_last_fetch_failed(p->discovery)) {
+			append(buf, size, "  discovery: %s: FAILED%s%s\n", p->cfg->discovery_url,
+			       p->jwks_uri != NULL ? " (using the cached copy)" : ": ",
+			       p->jwks_uri != NULL ? "" : error);
 			ok = false;
 		} else {
 			append(buf, size, "  discovery: %s: ok\n", p->cfg->discovery_url);
@@ -576,8 +580,12 @@ discover_provider(struct provider *p, char *buf, size_t size)
 	free(algs);
 	if (p->cfg->mode == MOA2_VERIFY_MODE_JWT || p->cfg->mode == MOA2_VERIFY_MODE_AUTO) {
 		describe_keys(p->local_keys, "local", buf, size);
-		if (provider_keys(p, false, &remote, &error) < 0) {
+		if (provider_keys(p, true, &remote, &error) < 0) {
 			append(buf, size, "  keys: FAILED: %s\n", error);
+			ok = false;
+		} else if (p->jwks_doc != NULL && moa2_remote_doc_last_fetch_failed(p->jwks_doc)) {
+			append(buf, size, "  keys: fetching FAILED, the cached copy has:\n");
+			describe_keys(remote, "cached", buf, size);
 			ok = false;
 		} else {
 			describe_keys(remote, "fetched", buf, size);

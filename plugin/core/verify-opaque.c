@@ -100,7 +100,7 @@ ask_provider(struct provider *p, const char *token, const char *asserted_user,
 	result->provider = p->cfg->name;
 	result->scope = p->scope;
 	result->openid_configuration = p->cfg->discovery_url;
-	if (provider_discover(p, &error) < 0) {
+	if (provider_discover(p, false, &error) < 0) {
 		result_tempfail(result, "provider %s: discovery failed: %s", p->cfg->name, error);
 		return;
 	}

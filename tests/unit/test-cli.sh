@@ -1,5 +1,6 @@
 #!/bin/sh
-# Tests of the mail-oauth2 CLI (encode, decode, help, usage errors).
+# Tests of the mail-oauth2 CLI (encode, decode, help, usage errors) and of
+# its man page against the help texts (no command or option undocumented).
 # Run by `make check` with MAIL_OAUTH2 set to the built binary; prints one
 # "ok N - ..." / "not ok N - ..." line per case and a summary line.
 set -eu
@@ -308,6 +309,140 @@ check "mail-oauth2 help encode exits 0" help_ok help encode
 check "mail-oauth2 help decode exits 0" help_ok help decode
 check "mail-oauth2 help --help exits 0" help_ok help --help
 check "mail-oauth2 --version prints the version" case_version
+
+# ------------------------------------------------------------ the man page
+# The page must not drift from the code: every command of `mail-oauth2
+# --help` (and every subcommand named in a command's usage) has a heading,
+# and every long option a help text prints is documented under its
+# command's headings; no long option in the page is unknown to the code.
+# The page lives in the source tree beside the sources, as this script
+# does (also in a VPATH or distcheck build); MAIL_OAUTH2_MAN overrides it.
+top_srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+MAN_PAGE=${MAIL_OAUTH2_MAN:-$top_srcdir/plugin/cli/mail-oauth2.1}
+
+# man_plain: the page's source without the roff escapes that can sit
+# inside a word (\% \& \- and font changes), into $tmp/man.txt
+man_plain() {
+	: >"$tmp/out"
+	[ -r "$MAN_PAGE" ] || { echo "# no man page at $MAN_PAGE" >"$tmp/err"; return 1; }
+	sed -e 's/\\[%&]//g' -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' \
+		-e 's/\\f\[[A-Z]*\]//g' -e 's/\\f([A-Z][A-Z]//g' \
+		"$MAN_PAGE" >"$tmp/man.txt"
+}
+
+# man_headings: one line per .SH/.SS heading, words separated by spaces,
+# quotes and brackets dropped, alternatives (a|b) split into words
+man_headings() {
+	sed -n 's/^\.S[SH][ 	]*//p' "$tmp/man.txt" | tr -d '"[]' | tr '|' ' '
+}
+
+# man_sections_of CMD: the text of the .SS sections whose heading starts
+# with the word CMD
+man_sections_of() {
+	awk -v cmd="$1" '
+		/^\.S[SH]/ { h = $0; sub(/^\.S[SH][ \t]*"?/, "", h)
+			     split(h, w, /[ \t"|]/); on = (w[1] == cmd); next }
+		on { print }' "$tmp/man.txt"
+}
+
+# long_options FILE: the long options FILE mentions, one a line
+long_options() {
+	grep -o -- '--[a-z][a-z0-9-]*' "$1" | sort -u
+}
+
+# help_commands: the command names of `mail-oauth2 --help`
+help_commands() {
+	"$MAIL_OAUTH2" --help </dev/null | awk '/^Commands:/ { on = 1; next }
+		on && /^$/ { exit } on { print $1 }'
+}
+
+# help_subcommands CMD: the bare words after "mail-oauth2 CMD" in the
+# usage lines of CMD --help (token's authorize, show, ...; encode's
+# mechanisms), not options, placeholders or [optional] parts
+help_subcommands() {
+	"$MAIL_OAUTH2" "$1" --help </dev/null |
+		sed -n "s/^\(Usage:\)\{0,1\} *mail-oauth2 $1 \([a-z][a-z0-9-]*\).*/\2/p" |
+		sort -u
+}
+
+case_man_has_command_headings() {
+	man_plain || return 1
+	help_commands >"$tmp/commands"
+	[ -s "$tmp/commands" ] || { echo "# no command in --help" >"$tmp/err"; return 1; }
+	man_headings >"$tmp/headings"
+	: >"$tmp/err"
+	while read -r cmd; do
+		if ! awk -v c="$cmd" '$1 == c { found = 1 } END { exit !found }' \
+		    "$tmp/headings"; then
+			echo "# no heading for command '$cmd'" >>"$tmp/err"
+		fi
+		for sub in $(help_subcommands "$cmd"); do
+			awk -v c="$cmd" -v s="$sub" '$1 == c {
+				for (i = 2; i <= NF; i++) if ($i == s) found = 1 }
+				END { exit !found }' "$tmp/headings" ||
+				echo "# no heading for '$cmd $sub'" >>"$tmp/err"
+		done
+	done <"$tmp/commands"
+	[ ! -s "$tmp/err" ]
+}
+
+case_man_documents_every_option() {
+	man_plain || return 1
+	help_commands >"$tmp/commands"
+	[ -s "$tmp/commands" ] || return 1
+	: >"$tmp/err"
+	# the global options: anywhere in the page
+	"$MAIL_OAUTH2" --help >"$tmp/help" || return 1
+	long_options "$tmp/help" >"$tmp/all-options"
+	while read -r opt; do
+		grep -qE -- "(^|[^a-z0-9-])$opt([^a-z0-9-]|$)" "$tmp/man.txt" ||
+			echo "# global option $opt is not in the man page" >>"$tmp/err"
+	done <"$tmp/all-options"
+	while read -r cmd; do
+		man_sections_of "$cmd" >"$tmp/section"
+		: >"$tmp/help"
+		for sub in "" $(help_subcommands "$cmd"); do
+			# shellcheck disable=SC2086 # $sub: no word or one
+			"$MAIL_OAUTH2" "$cmd" $sub --help </dev/null >>"$tmp/help" 2>>"$tmp/err" ||
+				echo "# '$cmd $sub --help' failed" >>"$tmp/err"
+		done
+		long_options "$tmp/help" >"$tmp/options"
+		cat "$tmp/options" >>"$tmp/all-options"
+		while read -r opt; do
+			grep -qE -- "(^|[^a-z0-9-])$opt([^a-z0-9-]|$)" "$tmp/section" ||
+				echo "# $cmd: $opt is not documented under its heading" >>"$tmp/err"
+		done <"$tmp/options"
+	done <"$tmp/commands"
+	# at least the codec's options must have been seen, else the help
+	# texts were not read
+	grep -qx -- '--allow-double-base64' "$tmp/all-options" ||
+		echo "# no option read from the help texts" >>"$tmp/err"
+	# and the page names no option the code does not have
+	long_options "$tmp/man.txt" >"$tmp/man-options"
+	while read -r opt; do
+		grep -qx -- "$opt" "$tmp/all-options" ||
+			echo "# the man page names $opt, which no help text has" >>"$tmp/err"
+	done <"$tmp/man-options"
+	[ ! -s "$tmp/err" ]
+}
+
+# groff renders the page without a warning (when groff is installed; not
+# counted otherwise)
+case_man_renders_cleanly() {
+	groff -man -Tutf8 -ww -z "$MAN_PAGE" >"$tmp/out" 2>"$tmp/err" &&
+		[ ! -s "$tmp/err" ]
+}
+
+check "man page: a heading for every command and subcommand" \
+	case_man_has_command_headings
+check "man page: every long option documented under its command, none unknown" \
+	case_man_documents_every_option
+if command -v groff >/dev/null 2>&1; then
+	check "man page: groff -ww renders it without warnings" \
+		case_man_renders_cleanly
+else
+	echo "# groff not installed: the man page render check was not run"
+fi
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || exit 1
