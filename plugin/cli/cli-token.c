@@ -525,8 +525,9 @@ query_param(const char *query, const char *name)
 	return NULL;
 }
 
-/* The authorization response: code and state from a redirect URL (or a
-   bare code). Returns 0 with a malloc()ed code, or -1 (printed). */
+/* The authorization response: code and state from a redirect URL. A bare
+   code is refused: without the state it could be an attacker's (CSRF).
+   Returns 0 with a malloc()ed code, or -1 (printed). */
 static int
 callback_result(const char *account, const char *query, const struct pkce *p,
 		char **code_r)
