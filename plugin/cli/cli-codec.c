@@ -199,11 +199,8 @@ cli_cmd_encode(const struct cli_command *cmd, int argc, char *argv[])
 					"invalid port '%s', expected 1-65535", optarg);
 			}
 			break;
-		case 'h':
-			cli_print_help(cmd, stdout);
-			return CLI_EXIT_OK;
 		default:
-			return cli_getopt_error(cmd, opt, argv);
+			return cli_getopt_help_or_error(cmd, opt, argv);
 		}
 	}
 	if (optind == argc)
@@ -346,11 +343,8 @@ cli_cmd_decode(const struct cli_command *cmd, int argc, char *argv[])
 		case OPT_ALLOW_DOUBLE_BASE64:
 			flags |= MOA2_SASL_FLAG_ALLOW_DOUBLE_BASE64;
 			break;
-		case 'h':
-			cli_print_help(cmd, stdout);
-			return CLI_EXIT_OK;
 		default:
-			return cli_getopt_error(cmd, opt, argv);
+			return cli_getopt_help_or_error(cmd, opt, argv);
 		}
 	}
 	if (optind < argc) {

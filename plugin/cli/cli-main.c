@@ -96,12 +96,8 @@ cli_cmd_help(const struct cli_command *cmd, int argc, char *argv[])
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		if (opt != 'h')
-			return cli_getopt_error(cmd, opt, argv);
-		cli_print_help(cmd, stdout);
-		return CLI_EXIT_OK;
-	}
+	if ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1)
+		return cli_getopt_help_or_error(cmd, opt, argv);
 	if (optind == argc) {
 		cli_print_main_help(stdout);
 		return CLI_EXIT_OK;
@@ -172,6 +168,15 @@ cli_getopt_error(const struct cli_command *cmd, int opt, char *argv[])
 		return cli_usage_error(cmd, "option '%.*s' %s", (int)len, name,
 				       what);
 	return cli_usage_error(cmd, "unknown option '%.*s'", (int)len, name);
+}
+
+int
+cli_getopt_help_or_error(const struct cli_command *cmd, int opt, char *argv[])
+{
+	if (opt != 'h')
+		return cli_getopt_error(cmd, opt, argv);
+	cli_print_help(cmd, stdout);
+	return CLI_EXIT_OK;
 }
 
 enum cli_read_status

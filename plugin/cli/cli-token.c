@@ -1011,11 +1011,8 @@ cli_cmd_token(const struct cli_command *cmd, int argc, char *argv[])
 		case 'v':
 			ctx.verbose = true;
 			break;
-		case 'h':
-			cli_print_help(cmd, stdout);
-			return CLI_EXIT_OK;
 		default:
-			return cli_getopt_error(cmd, opt, argv);
+			return cli_getopt_help_or_error(cmd, opt, argv);
 		}
 	}
 	if (cli_token_load(&ctx, config_path) < 0)

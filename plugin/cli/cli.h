@@ -61,6 +61,11 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 /* Reports what getopt_long() returned as '?' or ':' (call it with opterr = 0
    and an optstring starting with ':'); returns CLI_EXIT_USAGE. */
 int cli_getopt_error(const struct cli_command *cmd, int opt, char *argv[]);
+/* The default case of a subcommand's getopt_long() loop: 'h' (-h, --help)
+   prints the help of cmd and returns CLI_EXIT_OK; anything else is
+   cli_getopt_error(). */
+int cli_getopt_help_or_error(const struct cli_command *cmd, int opt,
+			     char *argv[]);
 
 /* Standard input, read whole with read(2) (no stdio buffer keeps a copy).
    The buffer may hold a secret: release it with cli_input_clear(). */

@@ -103,6 +103,28 @@ moa2_config_error(const struct moa2_config *config, unsigned int line,
 	return full;
 }
 
+int
+moa2_config_key_verror(char **error_r, const struct moa2_config *config,
+		       const struct moa2_config_section *section,
+		       bool name_section, const char *key,
+		       const char *fmt, va_list args)
+{
+	char *msg;
+
+	if (*error_r != NULL)
+		return -1;
+	msg = moa2_strdup_vprintf(fmt, args);
+	if (name_section && section->name != NULL)
+		*error_r = moa2_config_error(config, moa2_config_section_line(section, key),
+					     "[%s %s] key '%s': %s", section->kind->name,
+					     section->name, key, msg);
+	else
+		*error_r = moa2_config_error(config, moa2_config_section_line(section, key),
+					     "key '%s': %s", key, msg);
+	free(msg);
+	return -1;
+}
+
 /* Records the first error at the current line. Always returns -1. */
 static int MOA2_ATTR_FORMAT(2, 3)
 parser_error(struct parser *p, const char *fmt, ...)
@@ -676,26 +698,6 @@ convert_value(struct parser *p, struct moa2_config_setting *set,
 /* --------------------------------------------------------------- secrets */
 
 static int
-read_all(int fd, char *buf, size_t size, size_t *len_r)
-{
-	size_t len = 0;
-
-	while (len < size) {
-		ssize_t ret = read(fd, buf + len, size - len);
-
-		if (ret < 0 && errno == EINTR)
-			continue;
-		if (ret < 0)
-			return -1;
-		if (ret == 0)
-			break;
-		len += (size_t)ret;
-	}
-	*len_r = len;
-	return 0;
-}
-
-static int
 secret_file_check(struct parser *p, const char *key, const char *path, int fd,
 		  struct stat *st)
 {
@@ -759,7 +761,7 @@ read_secret_file(struct parser *p, struct moa2_config_setting *set,
 		close(fd);
 		return parser_oom(p);
 	}
-	if (read_all(fd, buf, SECRET_MAX_FILE_SIZE + 1, &len) < 0)
+	if (moa2_read_all(fd, buf, SECRET_MAX_FILE_SIZE + 1, &len) < 0)
 		parser_error(p, "key '%s': cannot read secret file '%s': %s",
 			     key, path, strerror(errno));
 	else if (len > SECRET_MAX_FILE_SIZE)
@@ -1142,7 +1144,7 @@ moa2_config_parse_file(const char *path, const struct moa2_config_schema *schema
 		return -1;
 	}
 	buf = malloc(CONFIG_MAX_FILE_SIZE + 1);
-	if (buf == NULL || read_all(fd, buf, CONFIG_MAX_FILE_SIZE + 1, &len) < 0) {
+	if (buf == NULL || moa2_read_all(fd, buf, CONFIG_MAX_FILE_SIZE + 1, &len) < 0) {
 		*error_r = file_error(path, "cannot read the config file: %s",
 				      buf == NULL ? "out of memory" : strerror(errno));
 		close(fd);
@@ -1245,6 +1247,27 @@ moa2_config_bind(const struct moa2_config_section *section, void *target)
 		bind_option(option, section_find(section, option),
 			    (char *)target + option->offset);
 	}
+}
+
+const char *
+moa2_config_enum_word(const struct moa2_config_enum *words, int value)
+{
+	for (; words->word != NULL; words++) {
+		if (words->value == value)
+			return words->word;
+	}
+	return NULL;
+}
+
+char *
+moa2_config_discovery_url(const char *issuer)
+{
+	size_t len = strlen(issuer);
+
+	while (len > 0 && issuer[len - 1] == '/')
+		len--;
+	return moa2_strdup_printf("%.*s/.well-known/openid-configuration",
+				  (int)len, issuer);
 }
 
 /* -------------------------------------------------------------- iterator */

@@ -150,6 +150,24 @@ void moa2_config_bind(const struct moa2_config_section *section, void *target);
    malloc()ed string. */
 char *moa2_config_error(const struct moa2_config *config, unsigned int line,
 			const char *fmt, ...) MOA2_ATTR_FORMAT(3, 4);
+/* The error of a cross-field check on key of section, at key's line (see
+   moa2_config_section_line()): "FILE:LINE: key 'KEY': message", or with
+   name_section (and a named section) "FILE:LINE: [KIND NAME] key 'KEY':
+   message". Stored in
+   *error_r unless an earlier error is there already (the first one wins).
+   Always returns -1. */
+int moa2_config_key_verror(char **error_r, const struct moa2_config *config,
+			   const struct moa2_config_section *section,
+			   bool name_section, const char *key,
+			   const char *fmt, va_list args) MOA2_ATTR_FORMAT(6, 0);
+
+/* The word of an enum value in a { NULL, 0 }-terminated list, or NULL. */
+const char *moa2_config_enum_word(const struct moa2_config_enum *words,
+				  int value);
+
+/* The OpenID Connect discovery URL of an issuer (its trailing slashes
+   dropped): malloc()ed; aborts on ENOMEM. */
+char *moa2_config_discovery_url(const char *issuer);
 
 /* Iterates every option of a schema: the global ones, then each section
    kind's. */

@@ -865,26 +865,6 @@ ca_open_error(int err)
 	}
 }
 
-static int
-ca_read_all(int fd, size_t size, char *buf, size_t *len_r)
-{
-	size_t len = 0;
-
-	while (len < size) {
-		ssize_t n = read(fd, buf + len, size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*len_r = len;
-	return 0;
-}
-
 int
 moa2_http_load_ca_file(const char *path, void **blob_r, size_t *len_r,
 		       const char **error_r)
@@ -914,7 +894,7 @@ moa2_http_load_ca_file(const char *path, void **blob_r, size_t *len_r,
 		*error_r = "out of memory";
 		goto fail;
 	}
-	if (ca_read_all(fd, (size_t)st.st_size, buf, &len) < 0) {
+	if (moa2_read_all(fd, buf, (size_t)st.st_size, &len) < 0) {
 		*error_r = "CA file cannot be read";
 		goto fail;
 	}

@@ -1151,7 +1151,7 @@ read_small_file(const char *path, char **data_r, size_t *len_r,
 	struct stat st;
 	char *data;
 	size_t done = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int read_ret, fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
 		*what_r = strerror(errno);
@@ -1169,17 +1169,9 @@ read_small_file(const char *path, char **data_r, size_t *len_r,
 		close(fd);
 		return -1;
 	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + done, (size_t)st.st_size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
+	read_ret = moa2_read_all(fd, data, (size_t)st.st_size, &done);
 	close(fd);
-	if (done != (size_t)st.st_size) {
+	if (read_ret < 0 || done != (size_t)st.st_size) {
 		*what_r = "short read";
 		free(data);
 		return -1;

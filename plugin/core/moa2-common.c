@@ -2,9 +2,11 @@
 #include "config.h"
 #include "moa2-common.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -46,6 +48,26 @@ moa2_strdup_printf(const char *fmt, ...)
 	str = moa2_strdup_vprintf(fmt, args);
 	va_end(args);
 	return str;
+}
+
+int
+moa2_read_all(int fd, void *buf, size_t size, size_t *len_r)
+{
+	size_t len = 0;
+
+	while (len < size) {
+		ssize_t n = read(fd, (char *)buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*len_r = len;
+	return 0;
 }
 
 void

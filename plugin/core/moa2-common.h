@@ -19,6 +19,10 @@ char *moa2_strdup(const char *str);
 char *moa2_strdup_printf(const char *fmt, ...) MOA2_ATTR_FORMAT(1, 2);
 char *moa2_strdup_vprintf(const char *fmt, va_list args) MOA2_ATTR_FORMAT(1, 0);
 
+/* Reads from fd into buf until size bytes or the end of the file,
+   retrying on EINTR: 0 with the count in len_r, or -1 with errno set. */
+int moa2_read_all(int fd, void *buf, size_t size, size_t *len_r);
+
 /* Wipes a secret (OPENSSL_cleanse) and frees it. NULL-safe. */
 void moa2_secret_free(void *ptr, size_t len);
 /* Wipes and frees a NUL-terminated secret string and NULLs the pointer. */

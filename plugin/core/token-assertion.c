@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,34 +32,6 @@ struct moa2_assertion_key {
 	char *key_id;
 	char *token_uri;
 };
-
-static char * MOA2_ATTR_FORMAT(1, 2)
-msg_printf(const char *fmt, ...)
-{
-	va_list args;
-	char *str;
-	int len;
-
-	va_start(args, fmt);
-	len = vsnprintf(NULL, 0, fmt, args);
-	va_end(args);
-	if (len < 0 || (str = malloc((size_t)len + 1)) == NULL)
-		abort();
-	va_start(args, fmt);
-	vsnprintf(str, (size_t)len + 1, fmt, args);
-	va_end(args);
-	return str;
-}
-
-static char *
-strdup_or_abort(const char *str)
-{
-	char *copy = strdup(str);
-
-	if (copy == NULL)
-		abort();
-	return copy;
-}
 
 void
 moa2_assertion_key_free(struct moa2_assertion_key **_key)
@@ -109,20 +80,20 @@ key_from_pem(const char *name, const char *pem, size_t len, EVP_PKEY **pkey_r,
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
 	BIO_free(bio);
 	if (pkey == NULL) {
-		*error_r = msg_printf("%s: not a PEM private key (expected an "
-				      "unencrypted RSA key, BEGIN PRIVATE KEY)", name);
+		*error_r = moa2_strdup_printf("%s: not a PEM private key (expected an "
+					      "unencrypted RSA key, BEGIN PRIVATE KEY)", name);
 		return -1;
 	}
 	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
 		EVP_PKEY_free(pkey);
-		*error_r = msg_printf("%s: the private key is not RSA (RS256 "
-				      "assertions need an RSA key)", name);
+		*error_r = moa2_strdup_printf("%s: the private key is not RSA (RS256 "
+					      "assertions need an RSA key)", name);
 		return -1;
 	}
 	if (EVP_PKEY_get_bits(pkey) < MOA2_ASSERTION_MIN_RSA_BITS) {
-		*error_r = msg_printf("%s: the RSA key has %d bits (at least %d "
-				      "required)", name, EVP_PKEY_get_bits(pkey),
-				      MOA2_ASSERTION_MIN_RSA_BITS);
+		*error_r = moa2_strdup_printf("%s: the RSA key has %d bits (at least %d "
+					      "required)", name, EVP_PKEY_get_bits(pkey),
+					      MOA2_ASSERTION_MIN_RSA_BITS);
 		EVP_PKEY_free(pkey);
 		return -1;
 	}
@@ -141,25 +112,25 @@ key_from_service_account(const char *name, const char *data, size_t len,
 	int ret = -1;
 
 	if (moa2_json_parse(data, len, &doc, &reason) < 0) {
-		*error_r = msg_printf("%s: not valid JSON (%s)", name, reason);
+		*error_r = moa2_strdup_printf("%s: not valid JSON (%s)", name, reason);
 		return -1;
 	}
 	if (moa2_json_get_string(doc, "type", &type) <= 0 ||
 	    strcmp(type, "service_account") != 0) {
-		*error_r = msg_printf("%s: a JSON key file must have \"type\": "
-				      "\"service_account\"", name);
+		*error_r = moa2_strdup_printf("%s: a JSON key file must have \"type\": "
+					      "\"service_account\"", name);
 	} else if (moa2_json_get_string(doc, "private_key", &pem) <= 0) {
-		*error_r = msg_printf("%s: no \"private_key\" in the service-account "
-				      "key file", name);
+		*error_r = moa2_strdup_printf("%s: no \"private_key\" in the service-account "
+					      "key file", name);
 	} else if (moa2_json_get_string(doc, "client_email", &email) < 0 ||
 		   moa2_json_get_string(doc, "private_key_id", &kid) < 0 ||
 		   moa2_json_get_string(doc, "token_uri", &uri) < 0) {
-		*error_r = msg_printf("%s: client_email, private_key_id and "
-				      "token_uri must be strings", name);
+		*error_r = moa2_strdup_printf("%s: client_email, private_key_id and "
+					      "token_uri must be strings", name);
 	} else if (key_from_pem(name, pem, strlen(pem), &key->pkey, error_r) == 0) {
-		key->client_email = email == NULL ? NULL : strdup_or_abort(email);
-		key->key_id = kid == NULL ? NULL : strdup_or_abort(kid);
-		key->token_uri = uri == NULL ? NULL : strdup_or_abort(uri);
+		key->client_email = moa2_strdup(email);
+		key->key_id = moa2_strdup(kid);
+		key->token_uri = moa2_strdup(uri);
 		ret = 0;
 	}
 	/* the JSON document's copy of the PEM is wiped by moa2_json_free() */
@@ -200,43 +171,33 @@ read_key_file(const char *path, char **data_r, size_t *len_r, char **error_r)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		*error_r = msg_printf("%s: cannot open the key file: %s", path,
-				      strerror(errno));
+		*error_r = moa2_strdup_printf("%s: cannot open the key file: %s", path,
+					      strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (size_t)st.st_size > MOA2_ASSERTION_MAX_FILE) {
-		*error_r = msg_printf("%s: not a regular file of at most %zu bytes",
-				      path, MOA2_ASSERTION_MAX_FILE);
+		*error_r = moa2_strdup_printf("%s: not a regular file of at most %zu bytes",
+					      path, MOA2_ASSERTION_MAX_FILE);
 		close(fd);
 		return -1;
 	}
 	if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
-		*error_r = msg_printf("%s: the private key file has mode %04o and is "
-				      "readable by group or others (chmod 600 %s)",
-				      path, (unsigned int)(st.st_mode & 07777), path);
+		*error_r = moa2_strdup_printf("%s: the private key file has mode %04o and is "
+					      "readable by group or others (chmod 600 %s)",
+					      path, (unsigned int)(st.st_mode & 07777), path);
 		close(fd);
 		return -1;
 	}
 	data = malloc(MOA2_ASSERTION_MAX_FILE + 1);
 	if (data == NULL)
 		abort();
-	while (len < MOA2_ASSERTION_MAX_FILE) {
-		ssize_t n = read(fd, data + len, MOA2_ASSERTION_MAX_FILE - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n < 0) {
-				*error_r = msg_printf("%s: cannot read the key file: %s",
-						      path, strerror(errno));
-				close(fd);
-				moa2_secret_free(data, MOA2_ASSERTION_MAX_FILE + 1);
-				return -1;
-			}
-			break;
-		}
-		len += (size_t)n;
+	if (moa2_read_all(fd, data, MOA2_ASSERTION_MAX_FILE, &len) < 0) {
+		*error_r = moa2_strdup_printf("%s: cannot read the key file: %s",
+					      path, strerror(errno));
+		close(fd);
+		moa2_secret_free(data, MOA2_ASSERTION_MAX_FILE + 1);
+		return -1;
 	}
 	close(fd);
 	data[len] = '\0';

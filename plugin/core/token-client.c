@@ -11,7 +11,6 @@
 #include "token-assertion.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,36 +60,6 @@ struct moa2_token_client {
 	moa2_token_response_hook_t *hook;
 	void *hook_context;
 };
-
-static char * MOA2_ATTR_FORMAT(1, 2)
-msg_printf(const char *fmt, ...)
-{
-	va_list args;
-	char *str;
-	int len;
-
-	va_start(args, fmt);
-	len = vsnprintf(NULL, 0, fmt, args);
-	va_end(args);
-	if (len < 0 || (str = malloc((size_t)len + 1)) == NULL)
-		abort();
-	va_start(args, fmt);
-	vsnprintf(str, (size_t)len + 1, fmt, args);
-	va_end(args);
-	return str;
-}
-
-static char *
-xstrdup(const char *str)
-{
-	char *copy;
-
-	if (str == NULL)
-		return NULL;
-	if ((copy = strdup(str)) == NULL)
-		abort();
-	return copy;
-}
 
 static time_t
 default_clock(void *context)
@@ -166,25 +135,25 @@ load_ca(struct moa2_token_client *client, void **blob_r, size_t *len_r,
 
 	if (path != NULL) {
 		if (moa2_http_load_ca_file(path, blob_r, len_r, &reason) < 0) {
-			*error_r = msg_printf("%s: ca_file %s: %s (it is read when the "
-					      "plugin starts, before Postfix's smtp "
-					      "chroots, so give the path outside the "
-					      "chroot)", client->config->file, path, reason);
+			*error_r = moa2_strdup_printf("%s: ca_file %s: %s (it is read when the "
+						      "plugin starts, before Postfix's smtp "
+						      "chroots, so give the path outside the "
+						      "chroot)", client->config->file, path, reason);
 			return -1;
 		}
-		client->ca_source = xstrdup(path);
+		client->ca_source = moa2_strdup(path);
 		return 0;
 	}
 	for (unsigned int i = 0; system_ca_files[i] != NULL; i++) {
 		if (access(system_ca_files[i], R_OK) == 0 &&
 		    moa2_http_load_ca_file(system_ca_files[i], blob_r, len_r, &reason) == 0) {
-			client->ca_source = xstrdup(system_ca_files[i]);
+			client->ca_source = moa2_strdup(system_ca_files[i]);
 			return 0;
 		}
 	}
-	*error_r = msg_printf("%s: no system CA bundle found (tried "
-			      "/etc/ssl/certs/ca-certificates.crt and others); set "
-			      "ca_file = PATH", client->config->file);
+	*error_r = moa2_strdup_printf("%s: no system CA bundle found (tried "
+				      "/etc/ssl/certs/ca-certificates.crt and others); set "
+				      "ca_file = PATH", client->config->file);
 	return -1;
 }
 
@@ -203,10 +172,10 @@ accounts_open(struct moa2_token_client *client)
 
 		rt->cfg = &config->accounts[i];
 		if (moa2_token_store_open(rt->cfg->token_file, &rt->store, &error) < 0) {
-			rt->open_error = msg_printf("account %s: %s (create it, owned by "
-						    "the user the mail system runs as, "
-						    "e.g. install -d -o postfix -m 700 DIR)",
-						    rt->cfg->name, error);
+			rt->open_error = moa2_strdup_printf("account %s: %s (create it, owned by "
+							    "the user the mail system runs as, "
+							    "e.g. install -d -o postfix -m 700 DIR)",
+							    rt->cfg->name, error);
 			free(error);
 			moa2_log(&client->logger, MOA2_LOG_ERROR, "%s", rt->open_error);
 		}
@@ -243,7 +212,7 @@ moa2_token_client_create(const struct moa2_token_config *config,
 	http.ca_blob = blob;
 	http.ca_blob_len = blob_len;
 	if (moa2_http_client_create(&http, &client->http, &reason) < 0) {
-		*error_r = msg_printf("%s: HTTP client: %s", config->file, reason);
+		*error_r = moa2_strdup_printf("%s: HTTP client: %s", config->file, reason);
 		free(blob);
 		moa2_token_client_destroy(&client);
 		return -1;
@@ -328,7 +297,7 @@ discovery_endpoint(struct moa2_token_client *client, const struct moa2_json *doc
 	}
 	if (!moa2_url_is_allowed(url, client->config->allow_http_loopback, error_r))
 		return -1;
-	*url_r = xstrdup(url);
+	*url_r = moa2_strdup(url);
 	return 0;
 }
 
@@ -368,16 +337,16 @@ discover(struct moa2_token_client *client, struct account_rt *rt, char **error_r
 		return 0;
 	url_host(rt->cfg->discovery_url, host, sizeof(host));
 	if (moa2_http_get(client->http, rt->cfg->discovery_url, NULL, &resp, &reason) < 0) {
-		*error_r = msg_printf("account %s: cannot fetch the discovery document "
-				      "from %s: %s; mail stays queued and is retried",
-				      rt->cfg->name, host, reason);
+		*error_r = moa2_strdup_printf("account %s: cannot fetch the discovery document "
+					      "from %s: %s; mail stays queued and is retried",
+					      rt->cfg->name, host, reason);
 		moa2_http_response_clear(&resp);
 		return -1;
 	}
 	if (resp.status != 200) {
-		*error_r = msg_printf("account %s: discovery at %s answered HTTP %ld; "
-				      "mail stays queued and is retried (check issuer)",
-				      rt->cfg->name, host, resp.status);
+		*error_r = moa2_strdup_printf("account %s: discovery at %s answered HTTP %ld; "
+					      "mail stays queued and is retried (check issuer)",
+					      rt->cfg->name, host, resp.status);
 		moa2_http_response_clear(&resp);
 		return -1;
 	}
@@ -386,8 +355,8 @@ discover(struct moa2_token_client *client, struct account_rt *rt, char **error_r
 		free(rt->disc_device);
 		free(rt->disc_authorization);
 		rt->disc_token = rt->disc_device = rt->disc_authorization = NULL;
-		*error_r = msg_printf("account %s: the discovery document of %s is not "
-				      "usable: %s", rt->cfg->name, host, reason);
+		*error_r = moa2_strdup_printf("account %s: the discovery document of %s is not "
+					      "usable: %s", rt->cfg->name, host, reason);
 		moa2_http_response_clear(&resp);
 		return -1;
 	}
@@ -424,8 +393,8 @@ endpoints_of(struct moa2_token_client *client, struct account_rt *rt, bool all,
 	ep->authorization = a->authorization_endpoint != NULL ?
 		a->authorization_endpoint : rt->disc_authorization;
 	if (ep->token == NULL) {
-		*error_r = msg_printf("account %s: no token endpoint (discovery gave "
-				      "none; set token_endpoint)", a->name);
+		*error_r = moa2_strdup_printf("account %s: no token endpoint (discovery gave "
+					      "none; set token_endpoint)", a->name);
 		return -1;
 	}
 	return 0;
@@ -440,8 +409,8 @@ moa2_token_client_endpoints(struct moa2_token_client *client,
 	struct account_rt *rt = account_rt_of(client, account);
 
 	if (rt == NULL) {
-		*error_r = msg_printf("account %s: not from this client's config",
-				      account->name);
+		*error_r = moa2_strdup_printf("account %s: not from this client's config",
+					      account->name);
 		return -1;
 	}
 	return endpoints_of(client, rt, true, endpoints_r, error_r);
@@ -484,7 +453,7 @@ moa2_token_client_post(struct moa2_token_client *client,
 				account->client_auth == MOA2_TOKEN_AUTH_BASIC ? &basic : NULL,
 				resp_r, &reason) < 0) {
 		url_host(url, host, sizeof(host));
-		*error_r = msg_printf("cannot reach %s: %s", host, reason);
+		*error_r = moa2_strdup_printf("cannot reach %s: %s", host, reason);
 		return -1;
 	}
 	return 0;
@@ -575,12 +544,12 @@ parse_success(const struct moa2_json *doc, time_t now,
 	if (refresh != NULL && *refresh == '\0')
 		refresh = NULL;
 	reply->status = MOA2_TOKEN_REPLY_OK;
-	reply->state.access_token = xstrdup(access);
-	reply->state.token_type = xstrdup(type != NULL ? type : "Bearer");
+	reply->state.access_token = moa2_strdup(access);
+	reply->state.token_type = moa2_strdup(type != NULL ? type : "Bearer");
 	reply->state.expires_at = (int64_t)now + expires_in;
-	reply->state.refresh_token = xstrdup(refresh);
+	reply->state.refresh_token = moa2_strdup(refresh);
 	reply->state.refresh_token_at = refresh != NULL ? (int64_t)now : 0;
-	reply->state.scope = xstrdup(scope);
+	reply->state.scope = moa2_strdup(scope);
 	reply->state.updated_at = (int64_t)now;
 }
 
@@ -704,46 +673,46 @@ grant_error_message(const struct moa2_token_client *client,
 	const char *sep = desc[0] != '\0' ? ": " : "";
 
 	if (reply->status == MOA2_TOKEN_REPLY_FAILED && reply->http_status == 0)
-		return msg_printf("account %s: token request failed: %s; mail "
-				  "stays queued and is retried", a->name, desc);
+		return moa2_strdup_printf("account %s: token request failed: %s; mail "
+					  "stays queued and is retried", a->name, desc);
 	if (reply->http_status >= 500 || reply->http_status == 429 ||
 	    strcmp(reply->error, "temporarily_unavailable") == 0 ||
 	    strcmp(reply->error, "server_error") == 0)
-		return msg_printf("account %s: the token endpoint is unavailable (HTTP "
-				  "%ld%s%s%s%s); mail stays queued and is retried",
-				  a->name, reply->http_status,
-				  reply->error[0] != '\0' ? ", " : "", reply->error,
-				  sep, desc);
+		return moa2_strdup_printf("account %s: the token endpoint is unavailable (HTTP "
+					  "%ld%s%s%s%s); mail stays queued and is retried",
+					  a->name, reply->http_status,
+					  reply->error[0] != '\0' ? ", " : "", reply->error,
+					  sep, desc);
 	if (reply->status == MOA2_TOKEN_REPLY_FAILED)
-		return msg_printf("account %s: the token endpoint answered HTTP %ld%s%s; "
-				  "mail stays queued and is retried", a->name,
-				  reply->http_status, sep, desc);
+		return moa2_strdup_printf("account %s: the token endpoint answered HTTP %ld%s%s; "
+					  "mail stays queued and is retried", a->name,
+					  reply->http_status, sep, desc);
 	if (strcmp(reply->error, "invalid_grant") == 0 &&
 	    a->grant == MOA2_TOKEN_GRANT_REFRESH_TOKEN)
-		return msg_printf("account %s: the refresh token was rejected "
-				  "(invalid_grant%s%s): run `mail-oauth2 token authorize "
-				  "-c %s %s` to authorize again; mail stays queued "
-				  "until then", a->name, sep, desc, conf, a->name);
+		return moa2_strdup_printf("account %s: the refresh token was rejected "
+					  "(invalid_grant%s%s): run `mail-oauth2 token authorize "
+					  "-c %s %s` to authorize again; mail stays queued "
+					  "until then", a->name, sep, desc, conf, a->name);
 	if (strcmp(reply->error, "invalid_grant") == 0 &&
 	    a->grant == MOA2_TOKEN_GRANT_JWT_BEARER)
-		return msg_printf("account %s: the assertion was rejected "
-				  "(invalid_grant%s%s): check assertion_issuer, "
-				  "assertion_subject and the key's authorization at "
-				  "the provider in %s; mail stays queued", a->name,
-				  sep, desc, conf);
+		return moa2_strdup_printf("account %s: the assertion was rejected "
+					  "(invalid_grant%s%s): check assertion_issuer, "
+					  "assertion_subject and the key's authorization at "
+					  "the provider in %s; mail stays queued", a->name,
+					  sep, desc, conf);
 	if (strcmp(reply->error, "invalid_client") == 0 ||
 	    strcmp(reply->error, "unauthorized_client") == 0)
-		return msg_printf("account %s: the provider rejected the client "
-				  "(%s%s%s): check client_id, client_secret and "
-				  "client_auth of [account %s] in %s; mail stays queued",
-				  a->name, reply->error, sep, desc, a->name, conf);
+		return moa2_strdup_printf("account %s: the provider rejected the client "
+					  "(%s%s%s): check client_id, client_secret and "
+					  "client_auth of [account %s] in %s; mail stays queued",
+					  a->name, reply->error, sep, desc, a->name, conf);
 	if (strcmp(reply->error, "invalid_scope") == 0)
-		return msg_printf("account %s: the provider refused the scope "
-				  "(invalid_scope%s%s): check scope of [account %s] in "
-				  "%s; mail stays queued", a->name, sep, desc, a->name, conf);
-	return msg_printf("account %s: the token endpoint refused the request "
-			  "(%s%s%s); mail stays queued and is retried", a->name,
-			  reply->error, sep, desc);
+		return moa2_strdup_printf("account %s: the provider refused the scope "
+					  "(invalid_scope%s%s): check scope of [account %s] in "
+					  "%s; mail stays queued", a->name, sep, desc, a->name, conf);
+	return moa2_strdup_printf("account %s: the token endpoint refused the request "
+				  "(%s%s%s); mail stays queued and is retried", a->name,
+				  reply->error, sep, desc);
 }
 
 /* ------------------------------------------------------------------- get */
@@ -753,7 +722,7 @@ token_from_state(struct moa2_token *token, const struct moa2_token_state *state,
 		 bool refreshed)
 {
 	memset(token, 0, sizeof(*token));
-	token->access_token = xstrdup(state->access_token);
+	token->access_token = moa2_strdup(state->access_token);
 	token->expires_at = state->expires_at;
 	token->refreshed = refreshed;
 	moa2_token_fingerprint(state->access_token, strlen(state->access_token),
@@ -810,19 +779,19 @@ read_state(struct moa2_token_client *client, struct account_rt *rt,
 	case MOA2_STORE_READ_MISSING:
 		if (a->grant == MOA2_TOKEN_GRANT_REFRESH_TOKEN &&
 		    rt->mem.refresh_token == NULL) {
-			*error_r = msg_printf("account %s: no token store %s yet: run "
-					      "`mail-oauth2 token authorize -c %s %s` "
-					      "once to authorize this account", a->name,
-					      a->token_file, client->config->file, a->name);
+			*error_r = moa2_strdup_printf("account %s: no token store %s yet: run "
+						      "`mail-oauth2 token authorize -c %s %s` "
+						      "once to authorize this account", a->name,
+						      a->token_file, client->config->file, a->name);
 			return -1;
 		}
 		break;
 	case MOA2_STORE_READ_CORRUPT:
 		if (a->grant == MOA2_TOKEN_GRANT_REFRESH_TOKEN &&
 		    rt->mem.refresh_token == NULL) {
-			*error_r = msg_printf("account %s: %s; run `mail-oauth2 token "
-					      "authorize -c %s %s` to start over", a->name,
-					      error, client->config->file, a->name);
+			*error_r = moa2_strdup_printf("account %s: %s; run `mail-oauth2 token "
+						      "authorize -c %s %s` to start over", a->name,
+						      error, client->config->file, a->name);
 			free(error);
 			return -1;
 		}
@@ -832,7 +801,7 @@ read_state(struct moa2_token_client *client, struct account_rt *rt,
 		break;
 	default:
 		if (rt->mem.access_token == NULL) {
-			*error_r = msg_printf("account %s: %s", a->name, error);
+			*error_r = moa2_strdup_printf("account %s: %s", a->name, error);
 			free(error);
 			return -1;
 		}
@@ -856,7 +825,7 @@ save_new_state(struct moa2_token_client *client, struct account_rt *rt,
 
 	moa2_token_state_set(&new_state->account, a->name);
 	if (new_state->refresh_token == NULL && old->refresh_token != NULL) {
-		new_state->refresh_token = xstrdup(old->refresh_token);
+		new_state->refresh_token = moa2_strdup(old->refresh_token);
 		new_state->refresh_token_at = old->refresh_token_at;
 	}
 	rotated = new_state->refresh_token != NULL &&
@@ -873,8 +842,8 @@ save_new_state(struct moa2_token_client *client, struct account_rt *rt,
 		 "rotates refresh tokens will refuse - make the store writable" : "");
 	free(error);
 	if (rotated && rt->mem_replaces == NULL)
-		rt->mem_replaces = xstrdup(old->refresh_token != NULL ?
-					   old->refresh_token : "");
+		rt->mem_replaces = moa2_strdup(old->refresh_token != NULL ?
+					       old->refresh_token : "");
 	moa2_token_state_clear(&rt->mem);
 	moa2_token_state_copy(&rt->mem, new_state);
 }
@@ -890,9 +859,9 @@ refresh_locked(struct moa2_token_client *client, struct account_rt *rt,
 	char host[256] = "";
 
 	if (a->grant == MOA2_TOKEN_GRANT_REFRESH_TOKEN && state->refresh_token == NULL) {
-		*error_r = msg_printf("account %s: the token store %s holds no refresh "
-				      "token: run `mail-oauth2 token authorize -c %s %s`",
-				      a->name, a->token_file, client->config->file, a->name);
+		*error_r = moa2_strdup_printf("account %s: the token store %s holds no refresh "
+					      "token: run `mail-oauth2 token authorize -c %s %s`",
+					      a->name, a->token_file, client->config->file, a->name);
 		return -1;
 	}
 	grant_request(client, rt, state->refresh_token, &reply);
@@ -974,11 +943,11 @@ moa2_token_get(struct moa2_token_client *client, const char *account,
 
 	memset(token_r, 0, sizeof(*token_r));
 	if (rt == NULL) {
-		*error_r = msg_printf("no [account %s] in %s", account, client->config->file);
+		*error_r = moa2_strdup_printf("no [account %s] in %s", account, client->config->file);
 		return -1;
 	}
 	if (rt->open_error != NULL) {
-		*error_r = xstrdup(rt->open_error);
+		*error_r = moa2_strdup(rt->open_error);
 		return -1;
 	}
 	/* the common case: a fresh token in the store, no lock needed */
@@ -993,8 +962,8 @@ moa2_token_get(struct moa2_token_client *client, const char *account,
 	switch (moa2_token_store_lock(rt->store, client->config->lock_timeout * 1000u,
 				      &error)) {
 	case MOA2_STORE_LOCK_FAILED:
-		*error_r = msg_printf("account %s: %s; mail stays queued and is "
-				      "retried", rt->cfg->name, error);
+		*error_r = moa2_strdup_printf("account %s: %s; mail stays queued and is "
+					      "retried", rt->cfg->name, error);
 		free(error);
 		ret = fallback_current(client, rt, &state, token_r, error_r);
 		moa2_token_state_clear(&state);
@@ -1025,9 +994,9 @@ moa2_token_invalidate(struct moa2_token_client *client, const char *account,
 	int ret = 0;
 
 	if (rt == NULL || rt->open_error != NULL) {
-		*error_r = rt == NULL ? msg_printf("no [account %s] in %s", account,
-						   client->config->file) :
-			xstrdup(rt->open_error);
+		*error_r = rt == NULL ? moa2_strdup_printf("no [account %s] in %s", account,
+							   client->config->file) :
+			moa2_strdup(rt->open_error);
 		return -1;
 	}
 	moa2_token_fingerprint(access_token, strlen(access_token), fp);
@@ -1037,8 +1006,8 @@ moa2_token_invalidate(struct moa2_token_client *client, const char *account,
 	}
 	if (moa2_token_store_lock(rt->store, client->config->lock_timeout * 1000u,
 				  &error) == MOA2_STORE_LOCK_FAILED) {
-		*error_r = msg_printf("account %s: cannot drop the rejected token %s: %s",
-				      account, fp, error);
+		*error_r = moa2_strdup_printf("account %s: cannot drop the rejected token %s: %s",
+					      account, fp, error);
 		free(error);
 		return -1;
 	}
@@ -1048,8 +1017,8 @@ moa2_token_invalidate(struct moa2_token_client *client, const char *account,
 		state.expires_at = 0;
 		state.updated_at = (int64_t)client_now(client);
 		if (moa2_token_store_write(rt->store, &state, &error) < 0) {
-			*error_r = msg_printf("account %s: cannot drop the rejected token "
-					      "%s: %s", account, fp, error);
+			*error_r = moa2_strdup_printf("account %s: cannot drop the rejected token "
+						      "%s: %s", account, fp, error);
 			ret = -1;
 		} else {
 			moa2_log(&client->logger, MOA2_LOG_INFO, "account %s: dropped the "
@@ -1073,7 +1042,7 @@ moa2_token_client_read(struct moa2_token_client *client,
 
 	memset(state_r, 0, sizeof(*state_r));
 	if (rt == NULL || rt->open_error != NULL) {
-		*error_r = xstrdup(rt == NULL ? "unknown account" : rt->open_error);
+		*error_r = moa2_strdup(rt == NULL ? "unknown account" : rt->open_error);
 		return MOA2_STORE_READ_ERROR;
 	}
 	return moa2_token_store_read(rt->store, state_r, error_r);
@@ -1090,7 +1059,7 @@ moa2_token_client_save(struct moa2_token_client *client,
 	int ret;
 
 	if (rt == NULL || rt->open_error != NULL) {
-		*error_r = xstrdup(rt == NULL ? "unknown account" : rt->open_error);
+		*error_r = moa2_strdup(rt == NULL ? "unknown account" : rt->open_error);
 		return -1;
 	}
 	if (moa2_token_store_lock(rt->store, client->config->lock_timeout * 1000u,

@@ -10,11 +10,9 @@
 
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DISCOVERY_SUFFIX "/.well-known/openid-configuration"
 #define MS_LOGIN "https://login.microsoftonline.com/"
 #define MS_SCOPE_APP "https://outlook.office365.com/.default"
 #define MS_SCOPE_DELEGATED "https://outlook.office.com/SMTP.Send offline_access"
@@ -151,11 +149,9 @@ moa2_token_config_schema(void)
 static const char *
 enum_word(const struct moa2_config_enum *words, int value)
 {
-	for (; words->word != NULL; words++) {
-		if (words->value == value)
-			return words->word;
-	}
-	return "unknown";
+	const char *word = moa2_config_enum_word(words, value);
+
+	return word != NULL ? word : "unknown";
 }
 
 const char *
@@ -182,37 +178,13 @@ struct check_ctx {
 static int MOA2_ATTR_FORMAT(3, 4)
 check_error(struct check_ctx *ctx, const char *key, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list args;
 
-	if (ctx->error != NULL)
-		return -1;
 	va_start(args, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, args);
+	moa2_config_key_verror(&ctx->error, ctx->config->parsed, ctx->account->section,
+			       true, key, fmt, args);
 	va_end(args);
-	ctx->error = moa2_config_error(ctx->config->parsed,
-				       moa2_config_section_line(ctx->account->section, key),
-				       "[account %s] key '%s': %s", ctx->account->name,
-				       key, msg);
 	return -1;
-}
-
-static char * MOA2_ATTR_FORMAT(1, 2)
-str_printf(const char *fmt, ...)
-{
-	va_list args;
-	char *str;
-	int len;
-
-	va_start(args, fmt);
-	len = vsnprintf(NULL, 0, fmt, args);
-	va_end(args);
-	if (len < 0 || (str = malloc((size_t)len + 1)) == NULL)
-		abort();
-	va_start(args, fmt);
-	vsnprintf(str, (size_t)len + 1, fmt, args);
-	va_end(args);
-	return str;
 }
 
 /* Keeps str alive as long as the account; returns it. */
@@ -279,11 +251,11 @@ apply_microsoft(struct check_ctx *ctx)
 		return check_error(ctx, "tenant", "invalid tenant '%s' (expected a "
 				   "directory id or a domain name)", a->tenant);
 	set_default(a, &a->token_endpoint,
-		    str_printf(MS_LOGIN "%s/oauth2/v2.0/token", a->tenant));
+		    moa2_strdup_printf(MS_LOGIN "%s/oauth2/v2.0/token", a->tenant));
 	set_default(a, &a->device_authorization_endpoint,
-		    str_printf(MS_LOGIN "%s/oauth2/v2.0/devicecode", a->tenant));
+		    moa2_strdup_printf(MS_LOGIN "%s/oauth2/v2.0/devicecode", a->tenant));
 	set_default(a, &a->authorization_endpoint,
-		    str_printf(MS_LOGIN "%s/oauth2/v2.0/authorize", a->tenant));
+		    moa2_strdup_printf(MS_LOGIN "%s/oauth2/v2.0/authorize", a->tenant));
 	if (a->scope_list.count == 0)
 		a->scope = a->grant == MOA2_TOKEN_GRANT_REFRESH_TOKEN ?
 			MS_SCOPE_DELEGATED : MS_SCOPE_APP;
@@ -312,8 +284,6 @@ static int
 apply_generic(struct check_ctx *ctx)
 {
 	struct moa2_token_account *a = ctx->account;
-	size_t len;
-	char *url;
 
 	if (a->issuer == NULL) {
 		if (a->token_endpoint == NULL)
@@ -323,11 +293,7 @@ apply_generic(struct check_ctx *ctx)
 					   "token_endpoint = https://...)");
 		return 0;
 	}
-	len = strlen(a->issuer);
-	while (len > 0 && a->issuer[len - 1] == '/')
-		len--;
-	url = str_printf("%.*s" DISCOVERY_SUFFIX, (int)len, a->issuer);
-	a->discovery_url = account_own(a, url);
+	a->discovery_url = account_own(a, moa2_config_discovery_url(a->issuer));
 	return check_url(ctx, "issuer", a->discovery_url);
 }
 
@@ -486,9 +452,9 @@ check_account(struct check_ctx *ctx)
 	    check_url(ctx, "authorization_endpoint", a->authorization_endpoint) < 0)
 		return -1;
 	if (a->token_file == NULL)
-		a->token_file = account_own(a, str_printf("%s/%s.json",
-							  ctx->config->token_dir,
-							  a->name));
+		a->token_file = account_own(a, moa2_strdup_printf("%s/%s.json",
+								  ctx->config->token_dir,
+								  a->name));
 	if (a->user != NULL && strpbrk(a->user, "\x01\r\n") != NULL)
 		return check_error(ctx, "user", "contains a control character");
 	return 0;

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,42 +37,12 @@ struct moa2_token_store {
 	bool dir_locked;  /* the lock is on dir_fd */
 };
 
-static char * MOA2_ATTR_FORMAT(1, 2)
-msg_printf(const char *fmt, ...)
-{
-	va_list args;
-	char *str;
-	int len;
-
-	va_start(args, fmt);
-	len = vsnprintf(NULL, 0, fmt, args);
-	va_end(args);
-	if (len < 0 || (str = malloc((size_t)len + 1)) == NULL)
-		abort();
-	va_start(args, fmt);
-	vsnprintf(str, (size_t)len + 1, fmt, args);
-	va_end(args);
-	return str;
-}
-
-static char *
-xstrdup(const char *str)
-{
-	char *copy;
-
-	if (str == NULL)
-		return NULL;
-	if ((copy = strdup(str)) == NULL)
-		abort();
-	return copy;
-}
-
 /* ----------------------------------------------------------------- state */
 
 void
 moa2_token_state_set(char **field, const char *value)
 {
-	char *copy = xstrdup(value);
+	char *copy = moa2_strdup(value);
 
 	moa2_secret_str_free(field);
 	*field = copy;
@@ -95,12 +64,12 @@ moa2_token_state_copy(struct moa2_token_state *dest,
 		      const struct moa2_token_state *src)
 {
 	memset(dest, 0, sizeof(*dest));
-	dest->account = xstrdup(src->account);
-	dest->token_type = xstrdup(src->token_type);
-	dest->access_token = xstrdup(src->access_token);
+	dest->account = moa2_strdup(src->account);
+	dest->token_type = moa2_strdup(src->token_type);
+	dest->access_token = moa2_strdup(src->access_token);
 	dest->expires_at = src->expires_at;
-	dest->scope = xstrdup(src->scope);
-	dest->refresh_token = xstrdup(src->refresh_token);
+	dest->scope = moa2_strdup(src->scope);
+	dest->refresh_token = moa2_strdup(src->refresh_token);
 	dest->refresh_token_at = src->refresh_token_at;
 	dest->updated_at = src->updated_at;
 }
@@ -147,7 +116,7 @@ json_copy_string(const struct moa2_json *doc, const char *key, char **value_r)
 	int ret = moa2_json_get_string(doc, key, &str);
 
 	if (ret > 0) {
-		*value_r = xstrdup(str);
+		*value_r = moa2_strdup(str);
 		return 1;
 	}
 	if (ret < 0 && moa2_json_get(doc, key, &value) > 0 &&
@@ -219,16 +188,16 @@ moa2_token_store_open(const char *path, struct moa2_token_store **store_r,
 	*store_r = NULL;
 	if (path[0] != '/' || slash == NULL || slash[1] == '\0' ||
 	    strlen(path) > PATH_MAX - 16) {
-		*error_r = msg_printf("token store '%s': not an absolute file path", path);
+		*error_r = moa2_strdup_printf("token store '%s': not an absolute file path", path);
 		return -1;
 	}
-	dir = slash == path ? xstrdup("/") : strndup(path, (size_t)(slash - path));
+	dir = slash == path ? moa2_strdup("/") : strndup(path, (size_t)(slash - path));
 	if (dir == NULL)
 		abort();
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		*error_r = msg_printf("token store %s: cannot open its directory %s: %s",
-				      path, dir, strerror(errno));
+		*error_r = moa2_strdup_printf("token store %s: cannot open its directory %s: %s",
+					      path, dir, strerror(errno));
 		free(dir);
 		return -1;
 	}
@@ -236,11 +205,11 @@ moa2_token_store_open(const char *path, struct moa2_token_store **store_r,
 	store = calloc(1, sizeof(*store));
 	if (store == NULL)
 		abort();
-	store->path = xstrdup(path);
-	store->name = xstrdup(slash + 1);
-	store->lock_name = msg_printf("%s" LOCK_SUFFIX, store->name);
-	store->tmp_name = msg_printf("%s" TMP_SUFFIX, store->name);
-	store->corrupt_name = msg_printf("%s" CORRUPT_SUFFIX, store->name);
+	store->path = moa2_strdup(path);
+	store->name = moa2_strdup(slash + 1);
+	store->lock_name = moa2_strdup_printf("%s" LOCK_SUFFIX, store->name);
+	store->tmp_name = moa2_strdup_printf("%s" TMP_SUFFIX, store->name);
+	store->corrupt_name = moa2_strdup_printf("%s" CORRUPT_SUFFIX, store->name);
 	store->dir_fd = fd;
 	store->lock_fd = -1;
 	*store_r = store;
@@ -269,26 +238,6 @@ const char *
 moa2_token_store_path(const struct moa2_token_store *store)
 {
 	return store->path;
-}
-
-static int
-read_fd(int fd, char *buf, size_t size, size_t *len_r)
-{
-	size_t len = 0;
-
-	while (len < size) {
-		ssize_t n = read(fd, buf + len, size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*len_r = len;
-	return 0;
 }
 
 static int
@@ -340,7 +289,7 @@ corrupt_copy_matches(struct moa2_token_store *store, const char *data, size_t le
 		abort();
 	fd = openat(store->dir_fd, store->corrupt_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
-		same = read_fd(fd, copy, MOA2_TOKEN_STORE_MAX_SIZE + 1, &copy_len) == 0 &&
+		same = moa2_read_all(fd, copy, MOA2_TOKEN_STORE_MAX_SIZE + 1, &copy_len) == 0 &&
 			copy_len == len && memcmp(copy, data, len) == 0;
 		close(fd);
 	}
@@ -355,13 +304,13 @@ store_corrupt(struct moa2_token_store *store, const char *reason,
 	/* do not replace an identical copy: its time stamp tells when it broke */
 	if (!corrupt_copy_matches(store, data, len) &&
 	    keep_corrupt(store, data, len) < 0) {
-		*error_r = msg_printf("token store %s is corrupt (%s), and keeping a "
-				      "copy as %s" CORRUPT_SUFFIX " failed: %s",
-				      store->path, reason, store->path, strerror(errno));
+		*error_r = moa2_strdup_printf("token store %s is corrupt (%s), and keeping a "
+					      "copy as %s" CORRUPT_SUFFIX " failed: %s",
+					      store->path, reason, store->path, strerror(errno));
 		return MOA2_STORE_READ_CORRUPT;
 	}
-	*error_r = msg_printf("token store %s is corrupt (%s); a copy is kept as "
-			      "%s" CORRUPT_SUFFIX, store->path, reason, store->path);
+	*error_r = moa2_strdup_printf("token store %s is corrupt (%s); a copy is kept as "
+				      "%s" CORRUPT_SUFFIX, store->path, reason, store->path);
 	return MOA2_STORE_READ_CORRUPT;
 }
 
@@ -381,21 +330,21 @@ moa2_token_store_read(struct moa2_token_store *store,
 	if (fd < 0 && errno == ENOENT)
 		return MOA2_STORE_READ_MISSING;
 	if (fd < 0) {
-		*error_r = msg_printf("token store %s: cannot open: %s", store->path,
-				      strerror(errno));
+		*error_r = moa2_strdup_printf("token store %s: cannot open: %s", store->path,
+					      strerror(errno));
 		return MOA2_STORE_READ_ERROR;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		*error_r = msg_printf("token store %s: not a regular file", store->path);
+		*error_r = moa2_strdup_printf("token store %s: not a regular file", store->path);
 		close(fd);
 		return MOA2_STORE_READ_ERROR;
 	}
 	data = malloc(MOA2_TOKEN_STORE_MAX_SIZE + 1);
 	if (data == NULL)
 		abort();
-	if (read_fd(fd, data, MOA2_TOKEN_STORE_MAX_SIZE + 1, &len) < 0) {
-		*error_r = msg_printf("token store %s: cannot read: %s", store->path,
-				      strerror(errno));
+	if (moa2_read_all(fd, data, MOA2_TOKEN_STORE_MAX_SIZE + 1, &len) < 0) {
+		*error_r = moa2_strdup_printf("token store %s: cannot read: %s", store->path,
+					      strerror(errno));
 		ret = MOA2_STORE_READ_ERROR;
 	} else if (len > MOA2_TOKEN_STORE_MAX_SIZE) {
 		ret = store_corrupt(store, "larger than 64 KiB", data,
@@ -486,8 +435,8 @@ moa2_token_store_write(struct moa2_token_store *store,
 	err = errno;
 	(void)unlinkat(store->dir_fd, store->tmp_name, 0);
 	moa2_secret_free(data, len + 1);
-	*error_r = msg_printf("token store %s: cannot %s: %s", store->path, step,
-			      strerror(err));
+	*error_r = moa2_strdup_printf("token store %s: cannot %s: %s", store->path, step,
+				      strerror(err));
 	return -1;
 }
 
@@ -518,8 +467,10 @@ lock_file_open(struct moa2_token_store *store)
 		   lock file the mail system's user can open as well */
 		if (fstat(fd, &st) == 0 && st.st_size == 0 && geteuid() == 0) {
 			new_file_attrs(store, &mode, &uid, &gid, &do_chown);
-			if (do_chown && st.st_uid != uid)
-				(void)fchown(fd, uid, gid);
+			/* a failure is harmless: the other user opens the
+			   lock file read-only, which flock() accepts */
+			if (do_chown && st.st_uid != uid && fchown(fd, uid, gid) < 0)
+				errno = 0;
 		}
 		return fd;
 	}
@@ -536,7 +487,7 @@ moa2_token_store_lock(struct moa2_token_store *store, unsigned int timeout_ms,
 	int fd;
 
 	if (store->lock_fd >= 0) {
-		*error_r = msg_printf("token store %s: already locked", store->path);
+		*error_r = moa2_strdup_printf("token store %s: already locked", store->path);
 		return MOA2_STORE_LOCK_FAILED;
 	}
 	fd = lock_file_open(store);
@@ -544,23 +495,23 @@ moa2_token_store_lock(struct moa2_token_store *store, unsigned int timeout_ms,
 		/* a description of our own: flock belongs to it */
 		fd = openat(store->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0) {
-			*error_r = msg_printf("token store %s: no lock: %s", store->path,
-					      strerror(errno));
+			*error_r = moa2_strdup_printf("token store %s: no lock: %s", store->path,
+						      strerror(errno));
 			return MOA2_STORE_LOCK_FAILED;
 		}
 		ret = MOA2_STORE_LOCKED_DIR;
 	}
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
-			*error_r = msg_printf("token store %s: cannot lock %s" LOCK_SUFFIX
-					      ": %s", store->path, store->path,
-					      strerror(errno));
+			*error_r = moa2_strdup_printf("token store %s: cannot lock %s" LOCK_SUFFIX
+						      ": %s", store->path, store->path,
+						      strerror(errno));
 			close(fd);
 			return MOA2_STORE_LOCK_FAILED;
 		}
 		if (waited >= timeout_ms) {
-			*error_r = msg_printf("token store %s: still locked by another "
-					      "process after %u ms", store->path, timeout_ms);
+			*error_r = moa2_strdup_printf("token store %s: still locked by another "
+						      "process after %u ms", store->path, timeout_ms);
 			close(fd);
 			return MOA2_STORE_LOCK_FAILED;
 		}

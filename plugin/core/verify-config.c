@@ -8,12 +8,9 @@
 
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define DISCOVERY_SUFFIX "/.well-known/openid-configuration"
 
 _Static_assert(sizeof(enum moa2_verify_mode) == sizeof(int),
 	       "moa2_config_bind stores enums as int");
@@ -173,11 +170,9 @@ moa2_verify_config_schema(void)
 const char *
 moa2_verify_mode_name(enum moa2_verify_mode mode)
 {
-	for (const struct moa2_config_enum *e = mode_words; e->word != NULL; e++) {
-		if (e->value == (int)mode)
-			return e->word;
-	}
-	return "none";
+	const char *word = moa2_config_enum_word(mode_words, (int)mode);
+
+	return word != NULL ? word : "none";
 }
 
 /* ---------------------------------------------------------------- checks */
@@ -199,17 +194,12 @@ struct check_ctx {
 static int MOA2_ATTR_FORMAT(3, 4)
 check_error(struct check_ctx *ctx, const char *key, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list args;
 
-	if (ctx->error != NULL)
-		return -1;
 	va_start(args, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, args);
+	moa2_config_key_verror(&ctx->error, ctx->config->parsed, ctx->section,
+			       false, key, fmt, args);
 	va_end(args);
-	ctx->error = moa2_config_error(ctx->config->parsed,
-				       moa2_config_section_line(ctx->section, key),
-				       "key '%s': %s", key, msg);
 	return -1;
 }
 
@@ -291,7 +281,6 @@ static int
 derive_discovery_url(struct check_ctx *ctx)
 {
 	struct moa2_provider_config *prov = ctx->provider;
-	size_t len;
 
 	if (prov->discovery_url != NULL)
 		return 0;
@@ -299,14 +288,7 @@ derive_discovery_url(struct check_ctx *ctx)
 		return check_error(ctx, "discovery", "needs issuer or discovery_url "
 				   "(expected issuer = URL, discovery_url = URL or "
 				   "discovery = no)");
-	len = strlen(prov->issuer);
-	while (len > 0 && prov->issuer[len - 1] == '/')
-		len--;
-	prov->discovery_url_owned = malloc(len + sizeof(DISCOVERY_SUFFIX));
-	if (prov->discovery_url_owned == NULL)
-		return check_error(ctx, "discovery", "out of memory");
-	memcpy(prov->discovery_url_owned, prov->issuer, len);
-	memcpy(prov->discovery_url_owned + len, DISCOVERY_SUFFIX, sizeof(DISCOVERY_SUFFIX));
+	prov->discovery_url_owned = moa2_config_discovery_url(prov->issuer);
 	prov->discovery_url = prov->discovery_url_owned;
 	/* blame the issuer for a bad derived URL */
 	return check_url(ctx, "issuer", prov->discovery_url);

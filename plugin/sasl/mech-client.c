@@ -92,29 +92,15 @@ chroot_hint(const char *error)
 	return msg;
 }
 
-/* The config path: the Cyrus option, the environment, the default. */
-static const char *
-client_conf_path(const sasl_utils_t *utils)
-{
-	const char *path = moa2_sasl_getopt(utils, MOA2_SASL_CLIENT_CONF_OPTION);
-
-	if (path == NULL)
-		path = getenv(MOA2_SASL_CLIENT_CONF_ENV);
-	if (path == NULL || *path == '\0')
-		path = MOA2_SASL_CLIENT_CONF_DEFAULT;
-	return path;
-}
-
 static void
 client_glob_load(struct client_glob *glob, const sasl_utils_t *utils)
 {
 	char *error = NULL;
 
-	glob->conf_path = strdup(client_conf_path(utils));
-	if (glob->conf_path == NULL)
-		abort();
-	glob->log.utils = utils;
-	moa2_sasl_logger_init(&glob->logger, &glob->log, false);
+	glob->conf_path = moa2_sasl_conf_path(utils, MOA2_SASL_CLIENT_CONF_OPTION,
+					      MOA2_SASL_CLIENT_CONF_ENV,
+					      MOA2_SASL_CLIENT_CONF_DEFAULT);
+	moa2_sasl_logger_init(&glob->logger, &glob->log, utils, false);
 	if (moa2_token_config_load(glob->conf_path, &glob->config, &error) < 0) {
 		glob->config_error = strstr(error, "cannot open") != NULL ?
 			chroot_hint(error) : strdup(error);
@@ -217,13 +203,12 @@ client_mech_new(void *glob_context, sasl_client_params_t *params,
 		void **conn_context)
 {
 	const enum moa2_sasl_mech *mech = glob_context;
-	struct client_ctx *ctx = params->utils->malloc(sizeof(*ctx));
+	struct client_ctx *ctx;
 
-	if (ctx == NULL)
+	if (moa2_sasl_conn_new(params->utils, sizeof(*ctx), conn_context) != SASL_OK)
 		return SASL_NOMEM;
-	memset(ctx, 0, sizeof(*ctx));
+	ctx = *conn_context;
 	ctx->mech = *mech;
-	*conn_context = ctx;
 	return SASL_OK;
 }
 
@@ -292,8 +277,7 @@ client_start(struct client_ctx *ctx, struct client_glob *glob,
 				   account->name, account->name);
 		return SASL_FAIL;
 	}
-	glob->log.utils = utils;
-	glob->log.conn = utils->conn;
+	moa2_sasl_log_bind(&glob->log, utils);
 	if (moa2_token_get(glob->client, account->name, 0, &token, &error) < 0) {
 		moa2_sasl_seterror(utils, "%s", error);
 		free(error);
@@ -349,8 +333,7 @@ client_rejected(struct client_ctx *ctx, struct client_glob *glob,
 			 challenge.scope != NULL ? challenge.scope : "");
 		moa2_sasl_challenge_clear(&challenge);
 	}
-	glob->log.utils = utils;
-	glob->log.conn = utils->conn;
+	moa2_sasl_log_bind(&glob->log, utils);
 	dropped = moa2_token_invalidate(glob->client, ctx->account, ctx->token, &error) == 0;
 	if (!dropped) {
 		moa2_sasl_log(utils, utils->conn, SASL_LOG_WARN, "%s", error);
@@ -402,35 +385,14 @@ client_mech_free(void *glob_context, const sasl_utils_t *utils)
 		client_glob_free(&glob_client);
 }
 
-static const enum moa2_sasl_mech mech_xoauth2 = MOA2_MECH_XOAUTH2;
-static const enum moa2_sasl_mech mech_oauthbearer = MOA2_MECH_OAUTHBEARER;
-
 /* A bearer token is a plaintext credential: no SASL_SEC_NOPLAINTEXT, so
    Postfix needs smtp_sasl_security_options = noanonymous (TLS required by
    smtp_tls_security_level = encrypt), as for PLAIN. */
 static sasl_client_plug_t client_plugins[] = {
-	{
-		.mech_name = "XOAUTH2",
-		.max_ssf = 0,
-		.security_flags = SASL_SEC_NOANONYMOUS,
-		.features = SASL_FEAT_WANT_CLIENT_FIRST,
-		.glob_context = (void *)&mech_xoauth2,
-		.mech_new = client_mech_new,
-		.mech_step = client_mech_step,
-		.mech_dispose = client_mech_dispose,
-		.mech_free = client_mech_free,
-	},
-	{
-		.mech_name = "OAUTHBEARER",
-		.max_ssf = 0,
-		.security_flags = SASL_SEC_NOANONYMOUS,
-		.features = SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY,
-		.glob_context = (void *)&mech_oauthbearer,
-		.mech_new = client_mech_new,
-		.mech_step = client_mech_step,
-		.mech_dispose = client_mech_dispose,
-		.mech_free = client_mech_free,
-	},
+	MOA2_SASL_PLUG("XOAUTH2", &moa2_sasl_mech_xoauth2,
+		       SASL_FEAT_WANT_CLIENT_FIRST, client),
+	MOA2_SASL_PLUG("OAUTHBEARER", &moa2_sasl_mech_oauthbearer,
+		       SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY, client),
 };
 
 int
@@ -438,12 +400,9 @@ moa2_sasl_client_init(const sasl_utils_t *utils, int max_version,
 		      int *out_version, sasl_client_plug_t **pluglist,
 		      int *plugcount)
 {
-	if (max_version < SASL_CLIENT_PLUG_VERSION) {
-		moa2_sasl_log(utils, NULL, SASL_LOG_ERR, "client plugin version %d "
-			      "needed, the library offers %d", SASL_CLIENT_PLUG_VERSION,
-			      max_version);
+	if (moa2_sasl_check_version(utils, "client", SASL_CLIENT_PLUG_VERSION,
+				    max_version) != SASL_OK)
 		return SASL_BADVERS;
-	}
 	if (glob_client == NULL) {
 		glob_client = calloc(1, sizeof(*glob_client));
 		if (glob_client == NULL)

@@ -72,18 +72,6 @@ server_glob_free(struct server_glob **_glob)
 	free(glob);
 }
 
-static const char *
-server_conf_path(const sasl_utils_t *utils)
-{
-	const char *path = moa2_sasl_getopt(utils, MOA2_SASL_SERVER_CONF_OPTION);
-
-	if (path == NULL)
-		path = getenv(MOA2_SASL_SERVER_CONF_ENV);
-	if (path == NULL || *path == '\0')
-		path = MOA2_SASL_SERVER_CONF_DEFAULT;
-	return path;
-}
-
 static bool
 option_true(const char *value)
 {
@@ -97,13 +85,12 @@ server_glob_load(struct server_glob *glob, const sasl_utils_t *utils)
 {
 	char *error = NULL;
 
-	glob->conf_path = strdup(server_conf_path(utils));
-	if (glob->conf_path == NULL)
-		abort();
+	glob->conf_path = moa2_sasl_conf_path(utils, MOA2_SASL_SERVER_CONF_OPTION,
+					      MOA2_SASL_SERVER_CONF_ENV,
+					      MOA2_SASL_SERVER_CONF_DEFAULT);
 	if (option_true(moa2_sasl_getopt(utils, MOA2_SASL_SERVER_DOUBLE_B64_OPTION)))
 		glob->parse_flags |= MOA2_SASL_FLAG_ALLOW_DOUBLE_BASE64;
-	glob->log.utils = utils;
-	moa2_sasl_logger_init(&glob->logger, &glob->log, false);
+	moa2_sasl_logger_init(&glob->logger, &glob->log, utils, false);
 	if (moa2_verify_config_load(glob->conf_path, &glob->config, &error) < 0 ||
 	    moa2_verifier_create(glob->config, &glob->logger, &glob->verifier,
 				 &error) < 0) {
@@ -127,15 +114,14 @@ server_mech_new(void *glob_context, sasl_server_params_t *params,
 		const char *challenge, unsigned challen, void **conn_context)
 {
 	const enum moa2_sasl_mech *mech = glob_context;
-	struct server_ctx *ctx = params->utils->malloc(sizeof(*ctx));
+	struct server_ctx *ctx;
 
 	(void)challenge;
 	(void)challen;
-	if (ctx == NULL)
+	if (moa2_sasl_conn_new(params->utils, sizeof(*ctx), conn_context) != SASL_OK)
 		return SASL_NOMEM;
-	memset(ctx, 0, sizeof(*ctx));
+	ctx = *conn_context;
 	ctx->mech = *mech;
-	*conn_context = ctx;
 	return SASL_OK;
 }
 
@@ -235,8 +221,7 @@ server_verify(struct server_ctx *ctx, struct server_glob *glob,
 			      "its response twice in base64 (accepted by %s)",
 			      moa2_sasl_mech_name(ctx->mech),
 			      MOA2_SASL_SERVER_DOUBLE_B64_OPTION);
-	glob->log.utils = utils;
-	glob->log.conn = utils->conn;
+	moa2_sasl_log_bind(&glob->log, utils);
 	moa2_verify_token(glob->verifier, resp.token, resp.token_len,
 			  moa2_sasl_response_asserted_user(&resp), &result);
 	moa2_sasl_response_clear(&resp);
@@ -308,32 +293,11 @@ server_mech_free(void *glob_context, const sasl_utils_t *utils)
 		server_glob_free(&glob_server);
 }
 
-static const enum moa2_sasl_mech mech_xoauth2 = MOA2_MECH_XOAUTH2;
-static const enum moa2_sasl_mech mech_oauthbearer = MOA2_MECH_OAUTHBEARER;
-
 static sasl_server_plug_t server_plugins[] = {
-	{
-		.mech_name = "XOAUTH2",
-		.max_ssf = 0,
-		.security_flags = SASL_SEC_NOANONYMOUS,
-		.features = SASL_FEAT_WANT_CLIENT_FIRST,
-		.glob_context = (void *)&mech_xoauth2,
-		.mech_new = server_mech_new,
-		.mech_step = server_mech_step,
-		.mech_dispose = server_mech_dispose,
-		.mech_free = server_mech_free,
-	},
-	{
-		.mech_name = "OAUTHBEARER",
-		.max_ssf = 0,
-		.security_flags = SASL_SEC_NOANONYMOUS,
-		.features = SASL_FEAT_WANT_CLIENT_FIRST,
-		.glob_context = (void *)&mech_oauthbearer,
-		.mech_new = server_mech_new,
-		.mech_step = server_mech_step,
-		.mech_dispose = server_mech_dispose,
-		.mech_free = server_mech_free,
-	},
+	MOA2_SASL_PLUG("XOAUTH2", &moa2_sasl_mech_xoauth2,
+		       SASL_FEAT_WANT_CLIENT_FIRST, server),
+	MOA2_SASL_PLUG("OAUTHBEARER", &moa2_sasl_mech_oauthbearer,
+		       SASL_FEAT_WANT_CLIENT_FIRST, server),
 };
 
 int
@@ -341,12 +305,9 @@ moa2_sasl_server_init(const sasl_utils_t *utils, int max_version,
 		      int *out_version, sasl_server_plug_t **pluglist,
 		      int *plugcount)
 {
-	if (max_version < SASL_SERVER_PLUG_VERSION) {
-		moa2_sasl_log(utils, NULL, SASL_LOG_ERR, "server plugin version %d "
-			      "needed, the library offers %d", SASL_SERVER_PLUG_VERSION,
-			      max_version);
+	if (moa2_sasl_check_version(utils, "server", SASL_SERVER_PLUG_VERSION,
+				    max_version) != SASL_OK)
 		return SASL_BADVERS;
-	}
 	if (glob_server == NULL) {
 		glob_server = calloc(1, sizeof(*glob_server));
 		if (glob_server == NULL)

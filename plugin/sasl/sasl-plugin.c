@@ -1,6 +1,7 @@
 /* The plugin's two entry points and the glue shared by its mechanisms:
    logging through utils->log, failure reasons through utils->seterror,
-   Cyrus options. Only sasl_client_plug_init and sasl_server_plug_init are
+   Cyrus options and config paths, version checks, connection contexts and
+   the mechanism table entries. Only sasl_client_plug_init and sasl_server_plug_init are
    exported; everything else (and the whole core) is hidden.
    Failure behaviour: the init functions always register their mechanisms,
    even with a broken config: a mechanism that is missing shows up in
@@ -10,11 +11,17 @@
 #include "config.h"
 #include "sasl-plugin.h"
 
+#include "moa2-common.h"
+
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MOA2_EXPORT __attribute__((visibility("default")))
+
+const enum moa2_sasl_mech moa2_sasl_mech_xoauth2 = MOA2_MECH_XOAUTH2;
+const enum moa2_sasl_mech moa2_sasl_mech_oauthbearer = MOA2_MECH_OAUTHBEARER;
 
 int sasl_client_plug_init(const sasl_utils_t *utils, int max_version,
 			  int *out_version, sasl_client_plug_t **pluglist,
@@ -70,9 +77,18 @@ core_log(void *context, enum moa2_log_level level, const char *message)
 }
 
 void
-moa2_sasl_logger_init(struct moa2_logger *logger, struct moa2_sasl_log *log,
-		      bool debug)
+moa2_sasl_log_bind(struct moa2_sasl_log *log, const sasl_utils_t *utils)
 {
+	log->utils = utils;
+	log->conn = utils->conn;
+}
+
+void
+moa2_sasl_logger_init(struct moa2_logger *logger, struct moa2_sasl_log *log,
+		      const sasl_utils_t *utils, bool debug)
+{
+	log->utils = utils;
+	log->conn = NULL;
 	logger->func = core_log;
 	logger->context = log;
 	logger->debug = debug;
@@ -120,6 +136,19 @@ moa2_sasl_getopt(const sasl_utils_t *utils, const char *option)
 }
 
 char *
+moa2_sasl_conf_path(const sasl_utils_t *utils, const char *option,
+		    const char *env, const char *fallback)
+{
+	const char *path = moa2_sasl_getopt(utils, option);
+
+	if (path == NULL)
+		path = getenv(env);
+	if (path == NULL || *path == '\0')
+		path = fallback;
+	return moa2_strdup(path);
+}
+
+char *
 moa2_sasl_strdup(const sasl_utils_t *utils, const char *str)
 {
 	size_t len = strlen(str);
@@ -128,4 +157,28 @@ moa2_sasl_strdup(const sasl_utils_t *utils, const char *str)
 	if (copy != NULL)
 		memcpy(copy, str, len + 1);
 	return copy;
+}
+
+int
+moa2_sasl_check_version(const sasl_utils_t *utils, const char *half,
+			int needed, int offered)
+{
+	if (offered >= needed)
+		return SASL_OK;
+	moa2_sasl_log(utils, NULL, SASL_LOG_ERR, "%s plugin version %d needed, "
+		      "the library offers %d", half, needed, offered);
+	return SASL_BADVERS;
+}
+
+int
+moa2_sasl_conn_new(const sasl_utils_t *utils, size_t size,
+		   void **conn_context_r)
+{
+	void *ctx = utils->malloc(size);
+
+	if (ctx == NULL)
+		return SASL_NOMEM;
+	memset(ctx, 0, size);
+	*conn_context_r = ctx;
+	return SASL_OK;
 }

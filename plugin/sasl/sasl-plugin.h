@@ -11,6 +11,7 @@
 #include <sasl/saslplug.h>
 
 #include "moa2-log.h"
+#include "sasl-codec.h"
 
 #define MOA2_SASL_LOG_PREFIX "mail-oauth2: "
 
@@ -30,9 +31,12 @@ struct moa2_sasl_log {
 	sasl_conn_t *conn;
 };
 
-/* A core logger that writes through utils->log. */
+/* Points log at the utils and connection of the current step. */
+void moa2_sasl_log_bind(struct moa2_sasl_log *log, const sasl_utils_t *utils);
+
+/* A core logger that writes through log, which it points at utils. */
 void moa2_sasl_logger_init(struct moa2_logger *logger, struct moa2_sasl_log *log,
-			   bool debug);
+			   const sasl_utils_t *utils, bool debug);
 
 /* utils->log with the prefix, at a Cyrus level (SASL_LOG_ERR ...). */
 void moa2_sasl_log(const sasl_utils_t *utils, sasl_conn_t *conn, int level,
@@ -46,8 +50,43 @@ void moa2_sasl_seterror(const sasl_utils_t *utils, const char *fmt, ...)
 /* The value of a Cyrus option (smtpd.conf), or NULL. */
 const char *moa2_sasl_getopt(const sasl_utils_t *utils, const char *option);
 
+/* A malloc()ed copy of a config path: the Cyrus option, else the
+   environment variable, else the default. Aborts on ENOMEM. */
+char *moa2_sasl_conf_path(const sasl_utils_t *utils, const char *option,
+				const char *env, const char *fallback);
+
 /* A copy of a string in utils memory, NULL on ENOMEM. */
 char *moa2_sasl_strdup(const sasl_utils_t *utils, const char *str);
+
+/* SASL_OK when Cyrus offers at least the plug version the half ("client",
+   "server") needs; else logs why and returns SASL_BADVERS. */
+int moa2_sasl_check_version(const sasl_utils_t *utils, const char *half,
+			    int needed, int offered);
+
+/* A zeroed connection context of size bytes in utils memory, stored in
+   *conn_context_r: SASL_OK or SASL_NOMEM. */
+int moa2_sasl_conn_new(const sasl_utils_t *utils, size_t size,
+		       void **conn_context_r);
+
+/* The glob_context of each mechanism: its codec mechanism. */
+extern const enum moa2_sasl_mech moa2_sasl_mech_xoauth2;
+extern const enum moa2_sasl_mech moa2_sasl_mech_oauthbearer;
+
+/* One entry of a client or server plug table (the two types name these
+   fields alike); prefix names the half's prefix_mech_new, _step, _dispose
+   and _free. No SASL_SEC_NOPLAINTEXT: a bearer token is a plaintext
+   credential, as PLAIN's password is. */
+#define MOA2_SASL_PLUG(name, mech, feature_flags, prefix) {	\
+		.mech_name = (name),				\
+		.max_ssf = 0,					\
+		.security_flags = SASL_SEC_NOANONYMOUS,		\
+		.features = (feature_flags),			\
+		.glob_context = (void *)(mech),			\
+		.mech_new = prefix##_mech_new,			\
+		.mech_step = prefix##_mech_step,		\
+		.mech_dispose = prefix##_mech_dispose,		\
+		.mech_free = prefix##_mech_free,		\
+	}
 
 /* The init functions of the two halves (sasl-plugin.c exports them). */
 int moa2_sasl_client_init(const sasl_utils_t *utils, int max_version,

@@ -50,12 +50,7 @@ idp_ctl "ttl?seconds=$TTL" >/dev/null
 
 RELAY_PORT=$(free_port)
 MX_PORT=$(free_port)
-SYS_SASL=$(sasl_system_plugindir) || { echo "bench-relay: no Cyrus plugin dir"; exit 1; }
-mkdir -p "$WORK/plugins" "$WORK/tokens" "$WORK/mail" "$WORK/verify-cache"
-cp "$PLUGIN" "$WORK/plugins/libmail-oauth2.so"
-chmod 755 "$WORK/plugins"
-chown postfix:postfix "$WORK/tokens" "$WORK/verify-cache"
-chown "$MAIL_UID:$MAIL_UID" "$WORK/mail"
+pf_oauth2_dirs "$PLUGIN" "$MAIL_UID" || exit 1
 printf '%s\n' "$IDP_RELAY_SECRET" >"$WORK/relay.secret"
 chmod 600 "$WORK/relay.secret"
 cat >"$WORK/client.conf" <<EOF
@@ -71,58 +66,29 @@ scope = smtp
 resource = https://mail.test
 refresh_margin = ${MARGIN}s
 EOF
-cat >"$WORK/verify.conf" <<EOF
-cache_dir = $WORK/verify-cache
-ca_file = $TEST_CA
-[provider idp]
-issuer = $IDP_URL
-audience = https://mail.test
-required_scopes = smtp
-username_claims = preferred_username sub
-EOF
+pf_verify_conf "$WORK/verify.conf"
 
-pf_new mx "$MX_PORT"
-mkdir -p "$WORK/mx/etc/sasl"
 printf '%s' "$PLAIN_PASS" | saslpasswd2 -p -c -f "$WORK/sasldb2" -u mx.test benchuser
 chown postfix "$WORK/sasldb2"
-cat >"$WORK/mx/etc/sasl/smtpd.conf" <<EOF
+pf_new_cyrus_mx mx "$MX_PORT" "oauth.test plain.test" "$MAIL_UID" <<EOF
 mech_list: XOAUTH2 PLAIN
 mail_oauth2_verify_conf: $WORK/verify.conf
 pwcheck_method: auxprop
 auxprop_plugin: sasldb
 sasldb_path: $WORK/sasldb2
 EOF
-pf_conf mx \
-	"virtual_mailbox_domains = oauth.test plain.test" \
-	"virtual_mailbox_base = $WORK/mail" "virtual_mailbox_maps = static:box/" \
-	"virtual_uid_maps = static:$MAIL_UID" "virtual_gid_maps = static:$MAIL_UID" \
-	"virtual_minimum_uid = 1" \
-	"smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = cyrus" \
-	"smtpd_sasl_path = smtpd" "cyrus_sasl_config_path = $WORK/mx/etc/sasl" \
-	"smtpd_sasl_security_options = noanonymous" \
-	"smtpd_tls_security_level = may" "smtpd_tls_auth_only = yes" \
-	"smtpd_tls_cert_file = $WORK/tls/server.pem" "smtpd_tls_key_file = $WORK/tls/server.key" \
-	"smtpd_recipient_restrictions = permit_sasl_authenticated, reject" \
-	"smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
-	"import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$WORK/plugins:$SYS_SASL" \
-	"default_process_limit = 100" "virtual_destination_concurrency_limit = 20"
+pf_conf mx "default_process_limit = 100" "virtual_destination_concurrency_limit = 20"
 
 pf_new relay "$RELAY_PORT"
 printf '[127.0.0.1]:%s mail-relay:app\n' "$MX_PORT" >"$WORK/relay/etc/sasl_oauth"
 printf '[127.0.0.1]:%s benchuser:%s\n' "$MX_PORT" "$PLAIN_PASS" >"$WORK/relay/etc/sasl_plain"
-printf '/^X-Hold: yes/ HOLD\n' >"$WORK/relay/etc/header_checks"
 printf 'oauth.test smtpoauth:[127.0.0.1]:%s\nplain.test smtpplain:[127.0.0.1]:%s\n' \
 	"$MX_PORT" "$MX_PORT" >"$WORK/relay/etc/transport"
 pf_service relay "smtpoauth unix - - y - - smtp -o smtp_sasl_password_maps=texthash:$WORK/relay/etc/sasl_oauth -o smtp_sasl_mechanism_filter=xoauth2"
 pf_service relay "smtpplain unix - - y - - smtp -o smtp_sasl_password_maps=texthash:$WORK/relay/etc/sasl_plain -o smtp_sasl_mechanism_filter=plain"
+pf_oauth2_relay relay "$WORK/client.conf" "$WORK/plugins:$PF_SYS_SASL"
 pf_conf relay \
 	"transport_maps = texthash:$WORK/relay/etc/transport" \
-	"header_checks = regexp:$WORK/relay/etc/header_checks" \
-	"smtp_sasl_auth_enable = yes" \
-	"smtp_sasl_security_options = noanonymous" \
-	"smtp_sasl_tls_security_options = noanonymous" \
-	"smtp_tls_security_level = encrypt" "smtp_tls_CAfile = $TEST_CA" \
-	"import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$WORK/plugins:$SYS_SASL MAIL_OAUTH2_CONF=$WORK/client.conf" \
 	"default_destination_concurrency_limit = 20" "initial_destination_concurrency = 20" \
 	"default_process_limit = 100" "queue_run_delay = 300s"
 

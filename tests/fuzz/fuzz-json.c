@@ -44,6 +44,8 @@
    and names holding such a code point are not compared when the input
    has such an escaped pair. */
 
+#include "fuzz-common.h"
+
 #include "json.h"
 
 #include <json-c/json.h>
@@ -51,16 +53,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-			__LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
 
 /* ------------------------------------------------------------- json-c */
 

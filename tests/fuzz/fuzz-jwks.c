@@ -4,21 +4,13 @@
    a reason; every key that comes out is usable for at least one algorithm,
    is never an HMAC key, and RSA keys have at least 2048 bits. */
 
+#include "fuzz-common.h"
+
 #include "jose-jwk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-			__LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
 
 struct skip_state {
 	size_t calls;

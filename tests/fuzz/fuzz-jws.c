@@ -6,6 +6,8 @@
    a failed parse leaves no object, the two-step and one-call forms agree,
    and an accepted token's alg is allowed and fits the key that verified. */
 
+#include "fuzz-common.h"
+
 #include "base64.h"
 #include "jose-jwk.h"
 #include "jose-jws.h"
@@ -14,16 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-			__LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
 
 static const char fuzz_jwks[] =
 	"{\"keys\":[{\"kty\":\"RSA\",\"n\":\"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJ"

@@ -4,22 +4,14 @@
    its parameters. What parses is rebuilt and parsed again: any difference
    in the fields abort()s. */
 
+#include "fuzz-common.h"
+
 #include "base64.h"
 #include "sasl-codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-			__LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
 
 static bool
 str_eq(const char *a, const char *b)

@@ -62,13 +62,7 @@ idp_ctl "latency?ms=300" >/dev/null
 
 RELAY_PORT=$(free_port)
 MX_PORT=$(free_port)
-SYS_SASL=$(sasl_system_plugindir) || { echo "$NAME: no Cyrus plugin dir"; exit 1; }
-mkdir -p "$WORK/plugins" "$WORK/tokens" "$WORK/mail" "$WORK/verify-cache"
-cp "$PLUGIN" "$WORK/plugins/libmail-oauth2.so"
-chmod 755 "$WORK/plugins"
-chown postfix:postfix "$WORK/tokens" "$WORK/verify-cache"
-chmod 700 "$WORK/tokens"
-chown "$MAIL_UID:$MAIL_UID" "$WORK/mail"
+pf_oauth2_dirs "$PLUGIN" "$MAIL_UID" || exit 1
 
 CONF=$WORK/client.conf
 cat >"$CONF" <<EOF
@@ -101,65 +95,27 @@ chmod 600 "$WORK/relay.secret"
 chmod 644 "$CONF"
 
 VERIFY=$WORK/verify.conf
-write_verify_conf() {
-	cat >"$VERIFY" <<EOF
-cache_dir = $WORK/verify-cache
-ca_file = $TEST_CA
-[provider idp]
-issuer = $IDP_URL
-audience = https://mail.test
-required_scopes = smtp
-username_claims = preferred_username sub
-$1
-EOF
-}
-write_verify_conf ""
+pf_verify_conf "$VERIFY"
 
 # ------------------------------------------------------------------ Postfix
 
-pf_new mx "$MX_PORT"
-# Debian's Postfix reads smtpd.conf from $config_directory/sasl whatever
-# cyrus_sasl_config_path says: put it there, and name the dir in both
-mkdir -p "$WORK/mx/etc/sasl"
-cat >"$WORK/mx/etc/sasl/smtpd.conf" <<EOF
+pf_new_cyrus_mx mx "$MX_PORT" "example.test cc.test" "$MAIL_UID" <<EOF
 mech_list: XOAUTH2 OAUTHBEARER
 mail_oauth2_verify_conf: $VERIFY
 EOF
-pf_conf mx \
-	"virtual_mailbox_domains = example.test cc.test" \
-	"virtual_mailbox_base = $WORK/mail" \
-	"virtual_mailbox_maps = static:box/" \
-	"virtual_uid_maps = static:$MAIL_UID" "virtual_gid_maps = static:$MAIL_UID" \
-	"virtual_minimum_uid = 1" \
-	"smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = cyrus" \
-	"smtpd_sasl_path = smtpd" "cyrus_sasl_config_path = $WORK/mx/etc/sasl" \
-	"smtpd_sasl_security_options = noanonymous" \
-	"smtpd_tls_security_level = may" "smtpd_tls_auth_only = yes" \
-	"smtpd_tls_cert_file = $WORK/tls/server.pem" \
-	"smtpd_tls_key_file = $WORK/tls/server.key" \
-	"smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
-	"smtpd_recipient_restrictions = permit_sasl_authenticated, reject" \
-	"import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$WORK/plugins:$SYS_SASL" \
-	"default_process_limit = 60"
+pf_conf mx "default_process_limit = 60"
 
 pf_new relay "$RELAY_PORT"
 printf '[127.0.0.1]:%s alice:device\n' "$MX_PORT" >"$WORK/relay/etc/sasl_passwd"
 printf '[127.0.0.1]:%s mail-relay:app\n' "$MX_PORT" >"$WORK/relay/etc/sasl_passwd_app"
-printf '/^X-Hold: yes/ HOLD\n' >"$WORK/relay/etc/header_checks"
 printf 'cc.test smtpapp:[127.0.0.1]:%s\n' "$MX_PORT" >"$WORK/relay/etc/transport"
 pf_service relay "smtpapp unix - - y - - smtp -o smtp_sasl_password_maps=texthash:$WORK/relay/etc/sasl_passwd_app"
+pf_oauth2_relay relay "$CONF" "$WORK/plugins"
 pf_conf relay \
 	"relayhost = [127.0.0.1]:$MX_PORT" \
 	"transport_maps = texthash:$WORK/relay/etc/transport" \
-	"header_checks = regexp:$WORK/relay/etc/header_checks" \
-	"smtp_sasl_auth_enable = yes" \
 	"smtp_sasl_password_maps = texthash:$WORK/relay/etc/sasl_passwd" \
 	"smtp_sasl_mechanism_filter = xoauth2" \
-	"smtp_sasl_security_options = noanonymous" \
-	"smtp_sasl_tls_security_options = noanonymous" \
-	"smtp_tls_security_level = encrypt" \
-	"smtp_tls_CAfile = $TEST_CA" \
-	"import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$WORK/plugins MAIL_OAUTH2_CONF=$CONF" \
 	"default_destination_concurrency_limit = 20" \
 	"initial_destination_concurrency = 20" \
 	"default_process_limit = 60" \
@@ -296,7 +252,7 @@ remember_store
 
 sleep 12
 at_before=$(store_field device access_token)
-write_verify_conf "max_token_age = 10s"
+pf_verify_conf "$VERIFY" "max_token_age = 10s"
 pf_reload mx
 sleep 2
 idp_ctl "stats?reset=1" >/dev/null
@@ -321,7 +277,7 @@ else
 	not_ok "fresh token for the recovery" "refresh requests: $n"
 fi
 remember_store
-write_verify_conf ""
+pf_verify_conf "$VERIFY"
 pf_reload mx
 sleep 2
 

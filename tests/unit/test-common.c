@@ -3,8 +3,11 @@
 
 #include "test-common.h"
 
+#include "config-parser.h"
+
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,6 +394,243 @@ tc_fault_server_stop(struct tc_fault_server *srv)
 	waitpid(srv->pid, &status, 0);
 	srv->pid = 0;
 }
+
+/* ------------------------------------------------ config schema and docs */
+
+char *
+tc_strdup_printf(const char *fmt, ...)
+{
+	va_list args, copy;
+	char *str;
+	int len;
+
+	va_start(args, fmt);
+	va_copy(copy, args);
+	len = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	ck_assert(len >= 0);
+	str = xmalloc((size_t)len + 1);
+	vsnprintf(str, (size_t)len + 1, fmt, args);
+	va_end(args);
+	return str;
+}
+
+#define TC_MAX_SCHEMA_KEYS 64
+
+static unsigned int
+key_index(const char *const *keys, const char *key)
+{
+	for (unsigned int i = 0; keys[i] != NULL; i++) {
+		if (strcmp(keys[i], key) == 0)
+			return i;
+	}
+	ck_abort_msg("option '%s' is not in the expected list", key);
+	return 0;
+}
+
+/* Marks key as seen in keys; fails if it is not listed or seen before. */
+static void
+key_seen(const char *const *keys, bool *seen, const char *key)
+{
+	unsigned int idx = key_index(keys, key);
+
+	ck_assert(idx < TC_MAX_SCHEMA_KEYS);
+	ck_assert_msg(!seen[idx], "%s twice", key);
+	seen[idx] = true;
+}
+
+static void
+keys_all_seen(const char *const *keys, const bool *seen)
+{
+	for (unsigned int i = 0; keys[i] != NULL; i++)
+		ck_assert_msg(i < TC_MAX_SCHEMA_KEYS && seen[i], "%s missing", keys[i]);
+}
+
+void
+tc_check_schema_options(const struct moa2_config_schema *schema,
+			const char *const *global_keys,
+			const char *section_kind,
+			const char *const *section_keys,
+			unsigned int *n_global_r, unsigned int *n_section_r)
+{
+	const struct moa2_config_section_kind *kind;
+	const struct moa2_config_option *option;
+	struct moa2_config_option_iter iter;
+	bool seen_global[TC_MAX_SCHEMA_KEYS] = { false };
+	bool seen_section[TC_MAX_SCHEMA_KEYS] = { false };
+
+	*n_global_r = *n_section_r = 0;
+	moa2_config_option_iter_init(&iter, schema);
+	while ((option = moa2_config_option_iter_next(&iter, &kind)) != NULL) {
+		ck_assert_ptr_nonnull(option->description);
+		ck_assert_msg(option->description[0] != '\0' &&
+			      strchr(option->description, '\n') == NULL,
+			      "%s: description must be one line", option->key);
+		ck_assert_msg(option->default_value == NULL || option->default_doc == NULL,
+			      "%s: both a default and a default doc", option->key);
+		if (kind->name == NULL) {
+			key_seen(global_keys, seen_global, option->key);
+			(*n_global_r)++;
+		} else {
+			ck_assert_str_eq(kind->name, section_kind);
+			key_seen(section_keys, seen_section, option->key);
+			(*n_section_r)++;
+		}
+	}
+	ck_assert_ptr_null(kind);
+	ck_assert_ptr_null(moa2_config_option_iter_next(&iter, &kind));
+	keys_all_seen(global_keys, seen_global);
+	keys_all_seen(section_keys, seen_section);
+}
+
+/* The options an example config mentions, as "kind/key". */
+struct documented {
+	const char *example_path;
+	char *names[256];
+	unsigned int count;
+};
+
+static bool
+documented_has(const struct documented *doc, const char *kind, const char *key)
+{
+	char *name = tc_strdup_printf("%s/%s", kind == NULL ? "" : kind, key);
+	bool found = false;
+
+	for (unsigned int i = 0; i < doc->count && !found; i++)
+		found = strcmp(doc->names[i], name) == 0;
+	free(name);
+	return found;
+}
+
+static const struct moa2_config_option *
+schema_find(const struct moa2_config_section_kind *kind, const char *key,
+	    bool *file_variant_r)
+{
+	size_t len = strlen(key);
+
+	*file_variant_r = false;
+	for (unsigned int i = 0; i < kind->options_count; i++) {
+		const struct moa2_config_option *option = &kind->options[i];
+		size_t klen = strlen(option->key);
+
+		if (strcmp(option->key, key) == 0)
+			return option;
+		if (option->type == MOA2_CONFIG_SECRET && len == klen + 5 &&
+		    strncmp(key, option->key, klen) == 0 &&
+		    strcmp(key + klen, "_file") == 0) {
+			*file_variant_r = true;
+			return option;
+		}
+	}
+	return NULL;
+}
+
+static const struct moa2_config_section_kind *
+example_section(const struct moa2_config_schema *schema, const char *s,
+		unsigned int lineno)
+{
+	size_t len = strspn(s + 1, "abcdefghijklmnopqrstuvwxyz");
+
+	for (unsigned int i = 0; i < schema->sections_count; i++) {
+		if (strlen(schema->sections[i].name) == len &&
+		    strncmp(s + 1, schema->sections[i].name, len) == 0)
+			return &schema->sections[i];
+	}
+	ck_abort_msg("example:%u: unknown section kind", lineno);
+	return NULL;
+}
+
+/* One "#key = value" or "key = value" line of the example. */
+static void
+example_setting(const struct moa2_config_section_kind *kind, const char *s,
+		bool commented, unsigned int lineno, struct documented *doc)
+{
+	size_t key_len = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	const char *after = s + key_len + strspn(s + key_len, " ");
+	const struct moa2_config_option *option;
+	char key[128];
+	bool file_variant;
+
+	if (key_len == 0 || key_len >= sizeof(key) || *after != '=')
+		return; /* prose */
+	memcpy(key, s, key_len);
+	key[key_len] = '\0';
+	option = schema_find(kind, key, &file_variant);
+	ck_assert_msg(option != NULL, "example:%u: documents '%s' in %s, which is not "
+		      "an option there", lineno, key,
+		      kind->name == NULL ? "the global section" : kind->name);
+	if (documented_has(doc, kind->name, key))
+		return;
+	/* the first commented-out mention shows the default */
+	if (commented && !file_variant && option->default_value != NULL) {
+		const char *value = after + 1 + strspn(after + 1, " ");
+
+		ck_assert_msg(strcmp(value, option->default_value) == 0,
+			      "example:%u: '%s' shows '%s', the default is '%s'",
+			      lineno, key, value, option->default_value);
+	}
+	ck_assert(doc->count < sizeof(doc->names) / sizeof(doc->names[0]));
+	doc->names[doc->count++] = tc_strdup_printf("%s/%s", kind->name == NULL ? "" :
+						    kind->name, key);
+}
+
+static void
+read_example(const struct moa2_config_schema *schema, struct documented *doc)
+{
+	const struct moa2_config_section_kind *kind = &schema->global;
+	FILE *fp = fopen(doc->example_path, "r");
+	unsigned int lineno = 0;
+	char line[1024];
+
+	ck_assert_msg(fp != NULL, "%s: %s", doc->example_path, strerror(errno));
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		bool commented = line[0] == '#';
+		const char *s = commented ? line + 1 : line;
+
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		if (s[0] == '[')
+			kind = example_section(schema, s, lineno);
+		else
+			example_setting(kind, s, commented, lineno, doc);
+	}
+	fclose(fp);
+}
+
+void
+tc_check_docs_drift(const struct moa2_config_schema *schema,
+		    const char *example_path)
+{
+	const struct moa2_config_section_kind *kind;
+	const struct moa2_config_option *option;
+	struct moa2_config_option_iter iter;
+	struct documented doc = { .example_path = example_path, .count = 0 };
+	unsigned int expected = 0;
+
+	read_example(schema, &doc);
+	moa2_config_option_iter_init(&iter, schema);
+	while ((option = moa2_config_option_iter_next(&iter, &kind)) != NULL) {
+		ck_assert_msg(documented_has(&doc, kind->name, option->key),
+			      "option '%s' of %s is missing from %s", option->key,
+			      kind->name == NULL ? "the global section" : kind->name,
+			      example_path);
+		expected++;
+		if (option->type == MOA2_CONFIG_SECRET) {
+			char *file_key = tc_strdup_printf("%s_file", option->key);
+
+			ck_assert_msg(documented_has(&doc, kind->name, file_key),
+				      "option '%s' is missing from the example", file_key);
+			free(file_key);
+			expected++;
+		}
+	}
+	/* nothing documented beyond the schema (each mention was checked) */
+	ck_assert_uint_eq(doc.count, expected);
+	for (unsigned int i = 0; i < doc.count; i++)
+		free(doc.names[i]);
+}
+
+/* ------------------------------------------------------------------ run */
 
 int
 tc_run_suite(Suite *suite)

@@ -73,6 +73,34 @@ void tc_fault_server_start(struct tc_fault_server *srv, const char *work_dir,
 void tc_fault_server_stop(struct tc_fault_server *srv);
 void tc_sleep_ms(unsigned int ms);
 
+/* A malloc()ed formatted string; fails the current test on error. */
+char *tc_strdup_printf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* Config schemas (config-parser.h) against their documentation. */
+struct moa2_config_schema;
+
+/* Checks every option of schema: a one-line description, not both a
+   default and a default doc, its key listed exactly once in global_keys
+   (global section) or section_keys (the section kind named section_kind);
+   every listed key must be seen and the iterator must stay at its end.
+   The lists are NULL-terminated. Stores how many options each part has in
+   *n_global_r and *n_section_r. Fails the current test otherwise. */
+void tc_check_schema_options(const struct moa2_config_schema *schema,
+			     const char *const *global_keys,
+			     const char *section_kind,
+			     const char *const *section_keys,
+			     unsigned int *n_global_r, unsigned int *n_section_r);
+
+/* The docs drift check (DESIGN.md: every option in code is documented in
+   the shipped config snippets): the example config at example_path
+   mentions ("key = value" or "#key = value") every option of schema, and
+   KEY_file for each secret, and nothing else; the first commented-out
+   mention of an option with a default shows that default. Fails the
+   current test when they drift apart in either direction. */
+void tc_check_docs_drift(const struct moa2_config_schema *schema,
+			 const char *example_path);
+
 /* Runs the suite (verbosity from CK_VERBOSITY, fork mode from CK_FORK),
    frees every loaded vector file and returns the exit status for main. */
 int tc_run_suite(Suite *suite);

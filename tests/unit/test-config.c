@@ -11,7 +11,6 @@
 #include "verify-config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,21 +25,6 @@ static char tmp_dir[] = "/tmp/moa2-test-config.XXXXXX";
 static const struct tc_vector_file *error_vectors;
 
 /* --------------------------------------------------------------- helpers */
-
-static char *
-xstrdup_printf(const char *fmt, ...) MOA2_ATTR_FORMAT(1, 2);
-
-static char *
-xstrdup_printf(const char *fmt, ...)
-{
-	va_list args;
-	char *str;
-
-	va_start(args, fmt);
-	ck_assert(vasprintf(&str, fmt, args) >= 0);
-	va_end(args);
-	return str;
-}
 
 /* Replaces every @DIR@ with the temporary directory. */
 static char *
@@ -412,9 +396,9 @@ START_TEST(test_value_units)
 	struct moa2_verify_config *config;
 
 	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *text = xstrdup_printf("%s\nhttp_timeout = 1h\n"
-					    "[provider a]\nissuer = https://a.example\n"
-					    "audience = x\n", cases[i].line);
+		char *text = tc_strdup_printf("%s\nhttp_timeout = 1h\n"
+					      "[provider a]\nissuer = https://a.example\n"
+					      "audience = x\n", cases[i].line);
 
 		if (cases[i].connect_ms == 0) {
 			char *error = load_error(text);
@@ -450,17 +434,17 @@ END_TEST
 
 START_TEST(test_secret_files)
 {
-	char *text = xstrdup_printf(
-		"[provider i]\nmode = introspection\n"
-		"introspection_url = https://i.example/introspect\n"
-		"audience = mail\nclient_id = dovecot\n"
-		"client_secret_file = %s/secret-0600\n"
-		"[provider h]\nissuer = https://h.example\njwks_uri = https://h.example/k\n"
-		"audience = mail\nalgorithms = HS256 RS256\n"
-		"hmac_secret_file = %s/secret-crlf\n"
-		"[provider r]\nissuer = https://r.example\naudience = mail\n"
-		"mode = auto\nopaque_mode = introspection\nclient_id = c\n"
-		"client_secret_file = \"%s/secret-0400\"\n", tmp_dir, tmp_dir, tmp_dir);
+	char *text = tc_strdup_printf(
+		  "[provider i]\nmode = introspection\n"
+		  "introspection_url = https://i.example/introspect\n"
+		  "audience = mail\nclient_id = dovecot\n"
+		  "client_secret_file = %s/secret-0600\n"
+		  "[provider h]\nissuer = https://h.example\njwks_uri = https://h.example/k\n"
+		  "audience = mail\nalgorithms = HS256 RS256\n"
+		  "hmac_secret_file = %s/secret-crlf\n"
+		  "[provider r]\nissuer = https://r.example\naudience = mail\n"
+		  "mode = auto\nopaque_mode = introspection\nclient_id = c\n"
+		  "client_secret_file = \"%s/secret-0400\"\n", tmp_dir, tmp_dir, tmp_dir);
 	struct moa2_verify_config *config = load_ok(text);
 
 	/* trailing newline stripped */
@@ -747,55 +731,12 @@ static const char *const expected_provider_keys[] = {
 	"client_secret", "client_auth", "opaque_mode", "claims_export", NULL
 };
 
-static unsigned int
-key_index(const char *const *keys, const char *key)
-{
-	for (unsigned int i = 0; keys[i] != NULL; i++) {
-		if (strcmp(keys[i], key) == 0)
-			return i;
-	}
-	ck_abort_msg("option '%s' is not in the expected list", key);
-	return 0;
-}
-
 START_TEST(test_schema_iter)
 {
-	const struct moa2_config_schema *schema = moa2_verify_config_schema();
-	const struct moa2_config_section_kind *kind;
-	const struct moa2_config_option *option;
-	struct moa2_config_option_iter iter;
-	bool seen_global[16] = { false }, seen_provider[64] = { false };
-	unsigned int n_global = 0, n_provider = 0;
+	unsigned int n_global, n_provider;
 
-	moa2_config_option_iter_init(&iter, schema);
-	while ((option = moa2_config_option_iter_next(&iter, &kind)) != NULL) {
-		ck_assert_ptr_nonnull(option->description);
-		ck_assert_msg(option->description[0] != '\0' &&
-			      strchr(option->description, '\n') == NULL,
-			      "%s: description must be one line", option->key);
-		ck_assert_msg(option->default_value == NULL || option->default_doc == NULL,
-			      "%s: both a default and a default doc", option->key);
-		if (kind->name == NULL) {
-			unsigned int idx = key_index(expected_global_keys, option->key);
-
-			ck_assert_msg(!seen_global[idx], "%s twice", option->key);
-			seen_global[idx] = true;
-			n_global++;
-		} else {
-			unsigned int idx = key_index(expected_provider_keys, option->key);
-
-			ck_assert_str_eq(kind->name, "provider");
-			ck_assert_msg(!seen_provider[idx], "%s twice", option->key);
-			seen_provider[idx] = true;
-			n_provider++;
-		}
-	}
-	ck_assert_ptr_null(kind);
-	ck_assert_ptr_null(moa2_config_option_iter_next(&iter, &kind));
-	for (unsigned int i = 0; expected_global_keys[i] != NULL; i++)
-		ck_assert_msg(seen_global[i], "%s missing", expected_global_keys[i]);
-	for (unsigned int i = 0; expected_provider_keys[i] != NULL; i++)
-		ck_assert_msg(seen_provider[i], "%s missing", expected_provider_keys[i]);
+	tc_check_schema_options(moa2_verify_config_schema(), expected_global_keys,
+				"provider", expected_provider_keys, &n_global, &n_provider);
 	ck_assert_uint_eq(n_global, 11);
 	ck_assert_uint_eq(n_provider, 33);
 	ck_assert_str_eq(moa2_config_type_name(MOA2_CONFIG_DURATION_MS), "duration");
@@ -816,150 +757,11 @@ START_TEST(test_example_parses)
 }
 END_TEST
 
-struct documented {
-	char *names[256]; /* "kind/key" */
-	unsigned int count;
-};
-
-static bool
-documented_has(const struct documented *doc, const char *kind, const char *key)
-{
-	char *name = xstrdup_printf("%s/%s", kind == NULL ? "" : kind, key);
-	bool found = false;
-
-	for (unsigned int i = 0; i < doc->count && !found; i++)
-		found = strcmp(doc->names[i], name) == 0;
-	free(name);
-	return found;
-}
-
-static const struct moa2_config_option *
-schema_find(const struct moa2_config_section_kind *kind, const char *key,
-	    bool *file_variant_r)
-{
-	size_t len = strlen(key);
-
-	*file_variant_r = false;
-	for (unsigned int i = 0; i < kind->options_count; i++) {
-		const struct moa2_config_option *option = &kind->options[i];
-		size_t klen = strlen(option->key);
-
-		if (strcmp(option->key, key) == 0)
-			return option;
-		if (option->type == MOA2_CONFIG_SECRET && len == klen + 5 &&
-		    strncmp(key, option->key, klen) == 0 &&
-		    strcmp(key + klen, "_file") == 0) {
-			*file_variant_r = true;
-			return option;
-		}
-	}
-	return NULL;
-}
-
-static const struct moa2_config_section_kind *
-example_section(const struct moa2_config_schema *schema, const char *s,
-		unsigned int lineno)
-{
-	size_t len = strspn(s + 1, "abcdefghijklmnopqrstuvwxyz");
-
-	for (unsigned int i = 0; i < schema->sections_count; i++) {
-		if (strlen(schema->sections[i].name) == len &&
-		    strncmp(s + 1, schema->sections[i].name, len) == 0)
-			return &schema->sections[i];
-	}
-	ck_abort_msg("example:%u: unknown section kind", lineno);
-	return NULL;
-}
-
-/* One "#key = value" or "key = value" line of the example. */
-static void
-example_setting(const struct moa2_config_section_kind *kind, const char *s,
-		bool commented, unsigned int lineno, struct documented *doc)
-{
-	size_t key_len = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_");
-	const char *after = s + key_len + strspn(s + key_len, " ");
-	const struct moa2_config_option *option;
-	char key[128];
-	bool file_variant;
-
-	if (key_len == 0 || key_len >= sizeof(key) || *after != '=')
-		return; /* prose */
-	memcpy(key, s, key_len);
-	key[key_len] = '\0';
-	option = schema_find(kind, key, &file_variant);
-	ck_assert_msg(option != NULL, "example:%u: documents '%s' in %s, which is not "
-		      "an option there", lineno, key,
-		      kind->name == NULL ? "the global section" : kind->name);
-	if (documented_has(doc, kind->name, key))
-		return;
-	/* the first commented-out mention shows the default */
-	if (commented && !file_variant && option->default_value != NULL) {
-		const char *value = after + 1 + strspn(after + 1, " ");
-
-		ck_assert_msg(strcmp(value, option->default_value) == 0,
-			      "example:%u: '%s' shows '%s', the default is '%s'",
-			      lineno, key, value, option->default_value);
-	}
-	ck_assert(doc->count < sizeof(doc->names) / sizeof(doc->names[0]));
-	doc->names[doc->count++] = xstrdup_printf("%s/%s", kind->name == NULL ? "" :
-						  kind->name, key);
-}
-
-static void
-read_example(const struct moa2_config_schema *schema, struct documented *doc)
-{
-	const struct moa2_config_section_kind *kind = &schema->global;
-	FILE *fp = fopen(EXAMPLE_CONF, "r");
-	unsigned int lineno = 0;
-	char line[1024];
-
-	ck_assert_msg(fp != NULL, "%s: %s", EXAMPLE_CONF, strerror(errno));
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		bool commented = line[0] == '#';
-		const char *s = commented ? line + 1 : line;
-
-		lineno++;
-		line[strcspn(line, "\n")] = '\0';
-		if (s[0] == '[')
-			kind = example_section(schema, s, lineno);
-		else
-			example_setting(kind, s, commented, lineno, doc);
-	}
-	fclose(fp);
-}
-
 /* DESIGN.md: every option in code is documented in the shipped config
    snippets; this fails when they drift apart in either direction. */
 START_TEST(test_docs_drift)
 {
-	const struct moa2_config_schema *schema = moa2_verify_config_schema();
-	const struct moa2_config_section_kind *kind;
-	const struct moa2_config_option *option;
-	struct moa2_config_option_iter iter;
-	struct documented doc = { .count = 0 };
-	unsigned int expected = 0;
-
-	read_example(schema, &doc);
-	moa2_config_option_iter_init(&iter, schema);
-	while ((option = moa2_config_option_iter_next(&iter, &kind)) != NULL) {
-		ck_assert_msg(documented_has(&doc, kind->name, option->key),
-			      "option '%s' of %s is missing from %s", option->key,
-			      kind->name == NULL ? "the global section" : kind->name,
-			      EXAMPLE_CONF);
-		expected++;
-		if (option->type == MOA2_CONFIG_SECRET) {
-			char *file_key = xstrdup_printf("%s_file", option->key);
-
-			ck_assert_msg(documented_has(&doc, kind->name, file_key),
-				      "option '%s' is missing from the example", file_key);
-			free(file_key);
-			expected++;
-		}
-	}
-	/* nothing documented beyond the schema (each mention was checked) */
-	ck_assert_uint_eq(doc.count, expected);
-	for (unsigned int i = 0; i < doc.count; i++)
-		free(doc.names[i]);
+	tc_check_docs_drift(moa2_verify_config_schema(), EXAMPLE_CONF);
 }
 END_TEST
 

@@ -16,6 +16,23 @@
 #   free_port                  a free TCP port on 127.0.0.1
 #   wait_for SECONDS CMD...    polls CMD every 0.2 s until it succeeds
 #   sasl_system_plugindir      the distribution's Cyrus plugin dir
+# Our SASL plugin between two instances (after idp.sh and test_ca):
+#   pf_oauth2_dirs PLUGIN MAIL_UID   $WORK/plugins with PLUGIN as
+#                              libmail-oauth2.so, $WORK/tokens and
+#                              $WORK/verify-cache for postfix, $WORK/mail for
+#                              MAIL_UID; sets PF_SYS_SASL (sasl_system_plugindir)
+#   pf_verify_conf FILE [LINE] the verifier config of the mx: the test IdP,
+#                              audience https://mail.test, scope smtp (+ LINE)
+#   pf_new_cyrus_mx NAME PORT DOMAINS MAIL_UID <SMTPD_CONF
+#                              pf_new, and its smtpd takes AUTH (over TLS only)
+#                              through Cyrus SASL with smtpd.conf from stdin
+#                              and SASL_PATH $WORK/plugins:$PF_SYS_SASL; mail
+#                              to DOMAINS goes to the Maildir $WORK/mail/box/
+#   pf_oauth2_relay NAME CLIENT_CONF SASL_PATH
+#                              smtp of NAME authenticates over TLS (TEST_CA)
+#                              with the Cyrus plugins of SASL_PATH, our client
+#                              mechanisms reading CLIENT_CONF; messages with
+#                              "X-Hold: yes" are put on hold
 
 PF_DAEMON_DIR=$(postconf -d -h daemon_directory 2>/dev/null)
 PF_COMMAND_DIR=$(postconf -d -h command_directory 2>/dev/null)
@@ -167,6 +184,69 @@ pf_queue_count() {
 	find "$WORK/$1/queue/incoming" "$WORK/$1/queue/active" \
 		"$WORK/$1/queue/deferred" "$WORK/$1/queue/hold" \
 		"$WORK/$1/queue/maildrop" -type f 2>/dev/null | wc -l
+}
+
+# ------------------------------------------------------- our SASL plugin
+
+pf_oauth2_dirs() {
+	PF_SYS_SASL=$(sasl_system_plugindir) || {
+		echo "no Cyrus plugin dir (libplain.so) found" >&2
+		return 1
+	}
+	mkdir -p "$WORK/plugins" "$WORK/tokens" "$WORK/mail" "$WORK/verify-cache"
+	cp "$1" "$WORK/plugins/libmail-oauth2.so"
+	chmod 755 "$WORK/plugins"
+	chown postfix:postfix "$WORK/tokens" "$WORK/verify-cache"
+	chmod 700 "$WORK/tokens"
+	chown "$2:$2" "$WORK/mail"
+}
+
+pf_verify_conf() {
+	cat >"$1" <<EOF
+cache_dir = $WORK/verify-cache
+ca_file = $TEST_CA
+[provider idp]
+issuer = $IDP_URL
+audience = https://mail.test
+required_scopes = smtp
+username_claims = preferred_username sub
+${2:-}
+EOF
+}
+
+pf_new_cyrus_mx() {
+	pf_new "$1" "$2"
+	# Debian's Postfix reads smtpd.conf from $config_directory/sasl whatever
+	# cyrus_sasl_config_path says: put it there, and name the dir in both
+	mkdir -p "$WORK/$1/etc/sasl"
+	cat >"$WORK/$1/etc/sasl/smtpd.conf"
+	pf_conf "$1" \
+		"virtual_mailbox_domains = $3" \
+		"virtual_mailbox_base = $WORK/mail" \
+		"virtual_mailbox_maps = static:box/" \
+		"virtual_uid_maps = static:$4" "virtual_gid_maps = static:$4" \
+		"virtual_minimum_uid = 1" \
+		"smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = cyrus" \
+		"smtpd_sasl_path = smtpd" "cyrus_sasl_config_path = $WORK/$1/etc/sasl" \
+		"smtpd_sasl_security_options = noanonymous" \
+		"smtpd_tls_security_level = may" "smtpd_tls_auth_only = yes" \
+		"smtpd_tls_cert_file = $WORK/tls/server.pem" \
+		"smtpd_tls_key_file = $WORK/tls/server.key" \
+		"smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
+		"smtpd_recipient_restrictions = permit_sasl_authenticated, reject" \
+		"import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$WORK/plugins:$PF_SYS_SASL"
+}
+
+pf_oauth2_relay() {
+	printf '/^X-Hold: yes/ HOLD\n' >"$WORK/$1/etc/header_checks"
+	pf_conf "$1" \
+		"header_checks = regexp:$WORK/$1/etc/header_checks" \
+		"smtp_sasl_auth_enable = yes" \
+		"smtp_sasl_security_options = noanonymous" \
+		"smtp_sasl_tls_security_options = noanonymous" \
+		"smtp_tls_security_level = encrypt" \
+		"smtp_tls_CAfile = $TEST_CA" \
+		"import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$3 MAIL_OAUTH2_CONF=$2"
 }
 
 # pf_submit PORT RCPT COUNT [HEADER]: one SMTP session, COUNT messages
