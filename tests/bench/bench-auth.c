@@ -4,7 +4,7 @@
    request in flight, and prints auths/s, p50/p99 latency and the CPU time
    per auth of the auth and auth-worker processes (from /proc).
 
-   bench-auth [-m MASTER_PID] [-t TOKEN_FILE]
+   bench-auth [-k] [-m MASTER_PID] [-t TOKEN_FILE]
               SOCKET KEY.pem KID ISSUER AUDIENCE COUNT CONCURRENCY [USER-DOMAIN]
 
    The tokens carry typ "JWT", sub, email (userN@DOMAIN), exp (1 h), iat,
@@ -17,6 +17,10 @@
        TOKEN_FILE when it holds at least COUNT of them, else signed and
        written there: several runs then share one signing pass. With
        SOCKET "-", only that (no connection, no figures).
+   -k: keep going after a failed authentication (to measure failures; set
+       auth_failure_delay = 0, and expect Dovecot's auth penalty to delay
+       repeated failures by up to 15 s). Without it the first failure ends
+       the run: a benchmark of failures is worthless.
    Exit status: 0 when every authentication succeeded, 2 when one did not,
    1 on an error, 64 on a usage error. */
 
@@ -338,10 +342,14 @@ main(int argc, char *argv[])
 	char **responses = NULL;
 	const char *token_path = NULL;
 	int master_pid = 0, opt;
+	bool keep_going = false;
 	struct rusage ru_before, ru_after;
 
-	while ((opt = getopt(argc, argv, "m:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "km:t:")) != -1) {
 		switch (opt) {
+		case 'k':
+			keep_going = true;
+			break;
 		case 'm':
 			master_pid = atoi(optarg);
 			break;
@@ -355,7 +363,7 @@ main(int argc, char *argv[])
 	argc -= optind - 1;
 	argv += optind - 1;
 	if (argc < 8) {
-		fprintf(stderr, "usage: bench-auth [-m MASTER_PID] [-t TOKEN_FILE] "
+		fprintf(stderr, "usage: bench-auth [-k] [-m MASTER_PID] [-t TOKEN_FILE] "
 			"SOCKET KEY.pem KID ISSUER AUDIENCE COUNT CONCURRENCY [DOMAIN]\n");
 		return 64;
 	}
@@ -427,6 +435,11 @@ main(int argc, char *argv[])
 				else if (failed++ == 0) {
 					/* FAIL, or anything unexpected */
 					fprintf(stderr, "bench-auth: first failure: %.200s\n", c->buf);
+					if (!keep_going) {
+						fprintf(stderr, "bench-auth: stopped after "
+							"%zu successes (-k keeps going)\n", ok);
+						return 2;
+					}
 				}
 				lat[done++] = now_s() - c->started;
 				c->busy = false;

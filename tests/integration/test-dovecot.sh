@@ -12,14 +12,9 @@
 # drives them), curl (imap://, pop3://, smtp:// with --oauth2-bearer),
 # swaks (AUTH PLAIN with the token as password), doveadm auth test.
 #
-# The plugin is loaded from the build dir. Dovecot 2.3 loads auth modules
-# only from its compiled-in dir (/usr/lib/dovecot/modules/auth; no setting
-# or environment changes it), so Dovecot runs in a private mount namespace
-# (unshare -m) where a temp dir holding the module (and copies of the
-# system's auth modules) is bind-mounted over that dir: the system's files
-# are never touched. Without unshare the module is copied into the system
-# dir for the test and removed at exit (refused if a libauthdb_bearer.so is
-# already installed).
+# The plugin is loaded from the build dir; the Dovecot and Postfix
+# instances (config, module mounting, start, stop) are those of
+# lib/dovecot.sh, shared with tests/bench/bench-dovecot and tests/demo.
 #
 # Dovecot's anvil auth penalty delays logins from an IP after a failure,
 # so every failing case uses its own source address (127.0.0.N).
@@ -40,10 +35,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/common.sh"
 IDP_LIB_DIR=$ILIB
 . "$ILIB/idp.sh"
+. "$ILIB/dovecot.sh"
 
 DOVECOT_MODULE=${DOVECOT_MODULE:-$TOP/build/ci/plugin/dovecot/.libs/libauthdb_bearer.so}
 case $DOVECOT_MODULE in /*) ;; *) DOVECOT_MODULE=$(pwd)/$DOVECOT_MODULE ;; esac
-MAIL_UID=${MOA2_TEST_MAIL_UID:-64999}
 LOGIN="python3 $ILIB/mail-login.py"
 JWT_TOOL="python3 $ILIB/jwt-tool.py"
 ALICE=alice@example.test
@@ -52,7 +47,7 @@ BOB=bob@example.test
 OUT=$WORK/out
 DV=$WORK/dovecot
 PF=$WORK/postfix
-mkdir -p "$OUT" "$DV/mods" "$DV/mail" "$PF/etc" "$WORK/cache"
+mkdir -p "$OUT" "$WORK/cache"
 # Dovecot's mail and login processes and Postfix's smtpd (not root) must
 # reach their files under $WORK; the token list stays private
 chmod 711 "$WORK"
@@ -79,10 +74,6 @@ fi
 test_ca || { not_ok "test CA (make-ca.sh)"; summary dovecot; }
 
 # ---------------------------------------------------------------- helpers
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 _src_n=9
 # next_src: a fresh loopback source address (anvil's penalty is per IP)
@@ -215,12 +206,7 @@ fi
 
 # ---------------------------------------------------------------- configs
 
-P_IMAP=$(free_port)
-P_POP3=$(free_port)
-P_SUBM=$(free_port)
-P_LMTP=$(free_port)
-P_SMTPD=$(free_port)
-P_RELAY=$(free_port)
+dovecot_ports
 
 cat >"$WORK/verify.conf" <<EOF
 cache_dir = $WORK/cache
@@ -236,142 +222,30 @@ leeway = 0
 jwks_refetch_interval = 1s
 EOF
 
-# the shipped snippet, only the verify.conf path changed
-sed "s|/etc/mail-oauth2/verify.conf|$WORK/verify.conf|" \
-	"$TOP/conf.d/dovecot/10-mail-oauth2.conf" >"$DV/10-mail-oauth2.conf"
-
-# dovecot_conf PASSDB_OPTIONS: writes dovecot.conf
+# dovecot_conf PASSDB_OPTIONS: writes dovecot.conf with the shipped snippet,
+# only the verify.conf path changed and PASSDB_OPTIONS added to its args
 dovecot_conf() {
-	sed "s|^  args = |  args = $1 |" "$DV/10-mail-oauth2.conf" >"$DV/10-mail-oauth2-active.conf"
-	cat >"$DV/dovecot.conf" <<EOF
-base_dir = $DV/run
-state_dir = $DV/state
-log_path = $DV/dovecot.log
-listen = 127.0.0.1
-protocols = imap pop3 submission lmtp
-hostname = mail.example.test
-default_internal_user = dovecot
-default_internal_group = dovecot
-default_login_user = dovenull
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
+	dovecot_bearer_conf "$WORK/verify.conf" "$1"
+	dovecot_write_conf "auth_mechanisms = plain
 auth_failure_delay = 0
 # on, to show that it never holds a result of passdb bearer
 auth_cache_size = 1M
 auth_cache_ttl = 1 hour
 auth_verbose = yes
 auth_debug = yes
-mail_location = maildir:~/Maildir
-submission_relay_host = 127.0.0.1
-submission_relay_port = $P_RELAY
 
-!include 10-mail-oauth2-active.conf
-
-userdb {
-  driver = static
-  args = uid=$MAIL_UID gid=$MAIL_UID home=$DV/mail/%u allow_all_users=yes
-}
-service imap-login {
-  inet_listener imap {
-    port = $P_IMAP
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service pop3-login {
-  inet_listener pop3 {
-    port = $P_POP3
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
-service submission-login {
-  inet_listener submission {
-    port = $P_SUBM
-  }
-}
-service lmtp {
-  inet_listener lmtp {
-    address = 127.0.0.1
-    port = $P_LMTP
-  }
-}
-service auth {
-  unix_listener auth-postfix {
-    mode = 0666
-  }
-}
-${DOVECOT_EXTRA_CONF:-}
-EOF
+!include 10-mail-oauth2-active.conf"
 }
 
-chown "$MAIL_UID:$MAIL_UID" "$DV/mail"
 # in-process verification (blocking=no) runs as user dovecot
 chown dovecot "$WORK/cache"
 
 # ---------------------------------------------------------------- Dovecot
 
-AUTH_MODULE_DIR=$(dovecot --build-options | sed -n 's/^Module dir: //p')/auth
-[ "$AUTH_MODULE_DIR" = /auth ] && AUTH_MODULE_DIR=/usr/lib/dovecot/modules/auth
-cp "$DOVECOT_MODULE" "$DV/mods/libauthdb_bearer.so"
-for m in "$AUTH_MODULE_DIR"/*.so; do
-	[ -f "$m" ] && [ "$(basename "$m")" != libauthdb_bearer.so ] && cp "$m" "$DV/mods/"
-done
-
-if unshare -m true 2>/dev/null; then
-	module_mode=namespace
-elif [ -e "$AUTH_MODULE_DIR/libauthdb_bearer.so" ]; then
-	not_ok "the module can be loaded from the build dir" \
-		"no mount namespace (unshare -m) and $AUTH_MODULE_DIR/libauthdb_bearer.so exists: not replacing an installed module"
+if ! dovecot_setup "$DV" "$DOVECOT_MODULE"; then
+	not_ok "the module can be loaded from the build dir" "$DOVECOT_SETUP_ERROR"
 	summary dovecot
-else
-	module_mode=installed
-	cp "$DOVECOT_MODULE" "$AUTH_MODULE_DIR/libauthdb_bearer.so"
-	# removed when this shell is gone, however it ends
-	(
-		while kill -0 $$ 2>/dev/null; do sleep 1; done
-		rm -f "$AUTH_MODULE_DIR/libauthdb_bearer.so"
-	) </dev/null >/dev/null 2>&1 &
 fi
-
-DOVECOT_PID=
-dovecot_start() {
-	rm -f "$DV/run/master.pid"
-	if [ "$module_mode" = namespace ]; then
-		unshare -m sh -c 'mount --bind "$1" "$2" && exec dovecot -c "$3"' \
-			sh "$DV/mods" "$AUTH_MODULE_DIR" "$DV/dovecot.conf" >"$OUT/dovecot-start.out" 2>&1
-	else
-		dovecot -c "$DV/dovecot.conf" >"$OUT/dovecot-start.out" 2>&1
-	fi
-	_ds_i=0
-	while [ ! -s "$DV/run/master.pid" ] ||
-		! python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$P_IMAP" 2>/dev/null; do
-		_ds_i=$((_ds_i + 1))
-		if [ $_ds_i -ge 100 ]; then
-			cat "$OUT/dovecot-start.out" "$DV/dovecot.log" 2>/dev/null | tail -n 20
-			return 1
-		fi
-		sleep 0.1
-	done
-	DOVECOT_PID=$(cat "$DV/run/master.pid")
-	on_exit_kill "$DOVECOT_PID"
-}
-
-dovecot_stop() {
-	[ -n "$DOVECOT_PID" ] || return 0
-	kill "$DOVECOT_PID" 2>/dev/null
-	_dst_i=0
-	while kill -0 "$DOVECOT_PID" 2>/dev/null && [ $_dst_i -lt 100 ]; do
-		sleep 0.1
-		_dst_i=$((_dst_i + 1))
-	done
-	kill -0 "$DOVECOT_PID" 2>/dev/null && return 1
-	DOVECOT_PID=
-	return 0
-}
 
 dovecot_conf ""
 if doveconf -c "$DV/dovecot.conf" -n >"$OUT/doveconf.out" 2>&1 &&
@@ -395,7 +269,7 @@ else
 fi
 
 if dovecot_start; then
-	ok "Dovecot up (pid $DOVECOT_PID, module $module_mode from the build dir)"
+	ok "Dovecot up (pid $DOVECOT_PID, module $DOVECOT_MODULE_MODE from the build dir)"
 else
 	not_ok "Dovecot starts"
 	summary dovecot
@@ -403,81 +277,11 @@ fi
 
 # ---------------------------------------------------------------- Postfix
 
-cat >"$PF/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
-maillog_file = $PF/maillog
-maillog_file_prefixes = $PF
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mail.example.test
-mydomain = example.test
-myorigin = example.test
-mydestination = example.test
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-local_transport = lmtp:inet:127.0.0.1:$P_LMTP
-local_recipient_maps =
-alias_maps =
-alias_database =
-biff = no
-smtpd_banner = \$myhostname ESMTP test
-smtpd_tls_security_level = none
-smtp_tls_security_level = none
-smtpd_sasl_auth_enable = yes
-smtpd_sasl_type = dovecot
-smtpd_sasl_path = $DV/run/auth-postfix
-smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
-EOF
-cat >"$PF/etc/master.cf" <<EOF
-127.0.0.1:$P_SMTPD inet n - n - - smtpd
-127.0.0.1:$P_RELAY inet n - n - - smtpd -o smtpd_sasl_auth_enable=no -o smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
-
-mkdir -p "$PF/queue" "$PF/data"
-chown postfix "$PF/data"
-POSTFIX_PID=
-if postfix -c "$PF/etc" start >"$OUT/postfix-start.out" 2>&1; then
-	_pf_i=0
-	while [ ! -s "$PF/queue/pid/master.pid" ] && [ $_pf_i -lt 100 ]; do
-		sleep 0.1
-		_pf_i=$((_pf_i + 1))
-	done
-	POSTFIX_PID=$(tr -d ' ' <"$PF/queue/pid/master.pid" 2>/dev/null)
-fi
-if [ -n "$POSTFIX_PID" ] && kill -0 "$POSTFIX_PID" 2>/dev/null; then
-	on_exit_kill "$POSTFIX_PID"
+dovecot_postfix_conf "$PF"
+if dovecot_postfix_start; then
 	ok "Postfix up (pid $POSTFIX_PID, smtpd_sasl_type = dovecot)"
 else
-	# postfix writes its fatal errors to stderr only when that is a tty
-	command -v script >/dev/null 2>&1 &&
-		script -qc "postfix -c '$PF/etc' check" /dev/null >>"$OUT/postfix-start.out" 2>&1
-	not_ok "Postfix starts" "$(cat "$OUT/postfix-start.out" "$PF/maillog" 2>/dev/null | tail -n 20)"
-	POSTFIX_PID=
+	not_ok "Postfix starts" "$(cat "$PF/start.out" "$PF/maillog" 2>/dev/null | tail -n 20)"
 fi
 
 # ---------------------------------------------------------------- logins
@@ -749,9 +553,7 @@ fi
 # ---------------------------------------------------------------- logs
 
 dovecot_stop || not_ok "Dovecot stops" "pid $DOVECOT_PID still running"
-if [ -n "$POSTFIX_PID" ]; then
-	postfix -c "$PF/etc" stop >/dev/null 2>&1
-fi
+dovecot_postfix_stop
 check "the Dovecot log has no error except the provider outage" \
 	sh -c '! grep -E "(Error|Fatal|Panic):" "$1" | grep -v "temporary failure reason=unavailable\|fetching the .* failed"' \
 	sh "$DV/dovecot.log"

@@ -14,6 +14,10 @@ nobody in this project wrote), for the Dovecot/Postfix integration tests.
                     e.g. invalid base64)
   --list-subjects   IMAP: after login, print "subject: S" per INBOX message
   --wait-subject S  IMAP: poll INBOX up to 15 s until a message with S
+  --show-replies    print every line the server sends as "S: LINE" (the
+                    client's lines, which carry the token, never)
+  --send-subject S  SMTP: after login, send a message with subject S from
+                    --user to --user
 
 Prints "challenge: TEXT" for every non-empty server challenge (decoded),
 "result: OK", "result: NO TEXT" or "result: TEMPFAIL TEXT".
@@ -65,9 +69,16 @@ class Authenticator:
 
 
 class SourceIMAP(imaplib.IMAP4):
-    def __init__(self, host, port, src):
+    def __init__(self, host, port, src, show_replies=False):
         self.src = src
+        self.show_replies = show_replies
         super().__init__(host, port, timeout=30)
+
+    def _get_line(self):
+        line = super()._get_line()
+        if self.show_replies:
+            print("S: %s" % line.decode("utf-8", "replace"), flush=True)
+        return line
 
     def _create_socket(self, timeout):
         return socket.create_connection((self.host, self.port), timeout,
@@ -113,7 +124,7 @@ def imap_subjects(m):
 
 
 def run_imap(args, token):
-    m = SourceIMAP(args.host, args.port, args.src)
+    m = SourceIMAP(args.host, args.port, args.src, args.show_replies)
     try:
         if args.raw is not None:
             typ, dat = imap_raw_authenticate(m, args.mech, args.raw)
@@ -143,9 +154,23 @@ def run_imap(args, token):
     return 0
 
 
+class ShowSMTP(smtplib.SMTP):
+    show_replies = False
+
+    def getreply(self):
+        code, msg = super().getreply()
+        if self.show_replies:
+            lines = msg.decode("utf-8", "replace").split("\n")
+            for i, line in enumerate(lines):
+                print("S: %d%s%s" % (code, "-" if i < len(lines) - 1 else " ", line),
+                      flush=True)
+        return code, msg
+
+
 def run_smtp(args, token):
-    s = smtplib.SMTP(args.host, args.port, timeout=30,
-                     source_address=(args.src, 0) if args.src else None)
+    ShowSMTP.show_replies = args.show_replies
+    s = ShowSMTP(args.host, args.port, timeout=30,
+                 source_address=(args.src, 0) if args.src else None)
     s.ehlo("client.example.test")
     try:
         # with an initial response (AUTH MECH base64), as most MUAs do
@@ -158,6 +183,11 @@ def run_smtp(args, token):
         print("result: NO %s" % text)
         return 1
     print("result: OK")
+    if args.send_subject:
+        s.sendmail(args.user, [args.user],
+                   "From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nSent with an OAuth 2.0 access token.\r\n"
+                   % (args.user, args.user, args.send_subject))
+        print("sent: %s" % args.send_subject)
     s.quit()
     return 0
 
@@ -175,6 +205,8 @@ def main():
     p.add_argument("--raw")
     p.add_argument("--list-subjects", action="store_true")
     p.add_argument("--wait-subject")
+    p.add_argument("--show-replies", action="store_true")
+    p.add_argument("--send-subject")
     args = p.parse_args()
     token = sys.stdin.read().strip()
     try:

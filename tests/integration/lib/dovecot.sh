@@ -1,0 +1,312 @@
+# shellcheck shell=sh
+# Throwaway Dovecot 2.3 instances with the plugin of the build dir, and a
+# Postfix smtpd that authenticates through them (smtpd_sasl_type = dovecot)
+# and delivers into them over LMTP: shared by tests/integration/test-dovecot.sh,
+# tests/bench/bench-dovecot and tests/demo. POSIX sh, run as root; source
+# after common.sh (WORK, TOP, on_exit_kill). Everything lives under DIR
+# (dovecot_setup) and PF_DIR (dovecot_postfix_conf); processes are stopped
+# by PID.
+#
+# Dovecot 2.3 loads auth modules only from its compiled-in dir (no setting
+# or environment changes it), so Dovecot runs in a private mount namespace
+# (unshare -m) where DIR/mods, holding the module and copies of the
+# system's auth modules, is bind-mounted over that dir: the system's files
+# are never touched. Without unshare the module is copied into the system
+# dir and removed when the calling shell is gone (refused if a
+# libauthdb_bearer.so is installed there already).
+#
+#   dovecot_setup DIR MODULE   DV=DIR (mods, mail, run, state), the module
+#                              set-up; sets DOVECOT_MODULE_MODE (namespace |
+#                              installed) or, on refusal, DOVECOT_SETUP_ERROR
+#                              and returns 1
+#   dovecot_ports              free ports P_IMAP P_POP3 P_SUBM P_LMTP (Dovecot),
+#                              P_SMTPD P_RELAY (Postfix smtpd and its relay)
+#   dovecot_bearer_conf VERIFY_CONF [PASSDB_OPTIONS]
+#                              $DV/10-mail-oauth2-active.conf: the shipped
+#                              conf.d/dovecot/10-mail-oauth2.conf with its
+#                              args = [PASSDB_OPTIONS] VERIFY_CONF
+#   dovecot_write_conf AUTH_CONF
+#                              $DV/dovecot.conf: imap, pop3, submission
+#                              (relaying to P_RELAY) and lmtp on 127.0.0.1,
+#                              an auth-postfix socket (0666) next to the
+#                              auth-client one, a static userdb of uid
+#                              MAIL_UID with homes under $DV/mail, then
+#                              AUTH_CONF (auth_* settings, passdb, includes
+#                              relative to $DV) and $DOVECOT_EXTRA_CONF
+#   dovecot_start / dovecot_stop
+#                              start (waits for master.pid and the IMAP port;
+#                              DOVECOT_PID; registered with on_exit_kill) /
+#                              stop by PID, wait up to 10 s (1 = still there)
+#   dovecot_auth_pids          PIDs of the instance's auth and auth-worker
+#                              processes ("PID NAME" lines)
+#   dovecot_postfix_conf PF_DIR
+#                              a Postfix instance: smtpd on P_SMTPD with SASL
+#                              through $DV/run/auth-postfix, local delivery
+#                              over LMTP to P_LMTP, and a relay smtpd on
+#                              P_RELAY for Dovecot submission (no auth)
+#   dovecot_postfix_start / dovecot_postfix_stop
+#                              POSTFIX_PID (registered with on_exit_kill);
+#                              on failure $PF_DIR/start.out holds the reason
+#   free_port                  a free TCP port on 127.0.0.1
+# Env: MOA2_TEST_MAIL_UID (uid/gid owning the mailboxes, default 64999, no
+# passwd entry needed), DOVECOT_EXTRA_CONF (lines added to dovecot.conf).
+
+# shellcheck disable=SC2034 # variables set here are read by the callers
+MAIL_UID=${MOA2_TEST_MAIL_UID:-64999}
+DOVECOT_PID=
+POSTFIX_PID=
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+dovecot_ports() {
+	P_IMAP=$(free_port)
+	P_POP3=$(free_port)
+	P_SUBM=$(free_port)
+	P_LMTP=$(free_port)
+	P_SMTPD=$(free_port)
+	P_RELAY=$(free_port)
+}
+
+_dovecot_auth_module_dir() {
+	AUTH_MODULE_DIR=$(dovecot --build-options | sed -n 's/^Module dir: //p')/auth
+	[ "$AUTH_MODULE_DIR" = /auth ] && AUTH_MODULE_DIR=/usr/lib/dovecot/modules/auth
+}
+
+dovecot_setup() {
+	DV=$1
+	DOVECOT_SETUP_ERROR=
+	mkdir -p "$DV/mods" "$DV/mail"
+	chown "$MAIL_UID:$MAIL_UID" "$DV/mail"
+	_dovecot_auth_module_dir
+	cp "$2" "$DV/mods/libauthdb_bearer.so"
+	for _dv_m in "$AUTH_MODULE_DIR"/*.so; do
+		[ -f "$_dv_m" ] && [ "$(basename "$_dv_m")" != libauthdb_bearer.so ] &&
+			cp "$_dv_m" "$DV/mods/"
+	done
+
+	if unshare -m true 2>/dev/null; then
+		DOVECOT_MODULE_MODE=namespace
+	elif [ -e "$AUTH_MODULE_DIR/libauthdb_bearer.so" ]; then
+		DOVECOT_SETUP_ERROR="no mount namespace (unshare -m) and $AUTH_MODULE_DIR/libauthdb_bearer.so exists: not replacing an installed module"
+		return 1
+	else
+		DOVECOT_MODULE_MODE=installed
+		cp "$2" "$AUTH_MODULE_DIR/libauthdb_bearer.so"
+		# removed when the calling shell is gone, however it ends
+		(
+			while kill -0 $$ 2>/dev/null; do sleep 1; done
+			rm -f "$AUTH_MODULE_DIR/libauthdb_bearer.so"
+		) </dev/null >/dev/null 2>&1 &
+	fi
+	return 0
+}
+
+dovecot_bearer_conf() {
+	sed -e "s|/etc/mail-oauth2/verify.conf|$1|" -e "s|^  args = |  args = ${2:-} |" \
+		"$TOP/conf.d/dovecot/10-mail-oauth2.conf" >"$DV/10-mail-oauth2-active.conf"
+}
+
+dovecot_write_conf() {
+	cat >"$DV/dovecot.conf" <<EOF
+base_dir = $DV/run
+state_dir = $DV/state
+log_path = $DV/dovecot.log
+listen = 127.0.0.1
+protocols = imap pop3 submission lmtp
+hostname = mail.example.test
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+ssl = no
+disable_plaintext_auth = no
+mail_location = maildir:~/Maildir
+submission_relay_host = 127.0.0.1
+submission_relay_port = $P_RELAY
+
+$1
+
+userdb {
+  driver = static
+  args = uid=$MAIL_UID gid=$MAIL_UID home=$DV/mail/%u allow_all_users=yes
+}
+service imap-login {
+  inet_listener imap {
+    port = $P_IMAP
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = $P_POP3
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service submission-login {
+  inet_listener submission {
+    port = $P_SUBM
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $P_LMTP
+  }
+}
+service auth {
+  unix_listener auth-postfix {
+    mode = 0666
+  }
+}
+${DOVECOT_EXTRA_CONF:-}
+EOF
+}
+
+_dovecot_port_open() {
+	python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null
+}
+
+dovecot_start() {
+	rm -f "$DV/run/master.pid"
+	if [ "$DOVECOT_MODULE_MODE" = namespace ]; then
+		unshare -m sh -c 'mount --bind "$1" "$2" && exec dovecot -c "$3"' \
+			sh "$DV/mods" "$AUTH_MODULE_DIR" "$DV/dovecot.conf" >"$DV/start.out" 2>&1
+	else
+		dovecot -c "$DV/dovecot.conf" >"$DV/start.out" 2>&1
+	fi
+	_ds_i=0
+	while [ ! -s "$DV/run/master.pid" ] || ! _dovecot_port_open "$P_IMAP"; do
+		_ds_i=$((_ds_i + 1))
+		if [ $_ds_i -ge 100 ]; then
+			cat "$DV/start.out" "$DV/dovecot.log" 2>/dev/null | tail -n 20
+			return 1
+		fi
+		sleep 0.1
+	done
+	DOVECOT_PID=$(cat "$DV/run/master.pid")
+	on_exit_kill "$DOVECOT_PID"
+}
+
+dovecot_stop() {
+	[ -n "$DOVECOT_PID" ] || return 0
+	kill "$DOVECOT_PID" 2>/dev/null
+	_dst_i=0
+	while kill -0 "$DOVECOT_PID" 2>/dev/null && [ $_dst_i -lt 100 ]; do
+		sleep 0.1
+		_dst_i=$((_dst_i + 1))
+	done
+	kill -0 "$DOVECOT_PID" 2>/dev/null && return 1
+	DOVECOT_PID=
+	return 0
+}
+
+dovecot_auth_pids() {
+	for _dap in $(pgrep -P "$DOVECOT_PID"); do
+		# workers run as "auth -w"
+		case $(tr '\0' ' ' <"/proc/$_dap/cmdline" 2>/dev/null) in
+		'dovecot/auth -w '* | dovecot/auth-worker*) echo "$_dap auth-worker" ;;
+		'dovecot/auth '*) echo "$_dap auth" ;;
+		esac
+	done
+}
+
+# ---------------------------------------------------------------- Postfix
+
+dovecot_postfix_conf() {
+	PF=$1
+	mkdir -p "$PF/etc" "$PF/queue" "$PF/data"
+	chown postfix "$PF/data"
+	cat >"$PF/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+maillog_file = $PF/maillog
+maillog_file_prefixes = $PF
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mail.example.test
+mydomain = example.test
+myorigin = example.test
+mydestination = example.test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+local_transport = lmtp:inet:127.0.0.1:$P_LMTP
+local_recipient_maps =
+alias_maps =
+alias_database =
+biff = no
+smtpd_banner = \$myhostname ESMTP test
+smtpd_tls_security_level = none
+smtp_tls_security_level = none
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = $DV/run/auth-postfix
+smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
+EOF
+	cat >"$PF/etc/master.cf" <<EOF
+127.0.0.1:$P_SMTPD inet n - n - - smtpd
+127.0.0.1:$P_RELAY inet n - n - - smtpd -o smtpd_sasl_auth_enable=no -o smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+}
+
+dovecot_postfix_start() {
+	POSTFIX_PID=
+	if postfix -c "$PF/etc" start >"$PF/start.out" 2>&1; then
+		_pf_i=0
+		while [ ! -s "$PF/queue/pid/master.pid" ] && [ $_pf_i -lt 100 ]; do
+			sleep 0.1
+			_pf_i=$((_pf_i + 1))
+		done
+		POSTFIX_PID=$(tr -d ' ' <"$PF/queue/pid/master.pid" 2>/dev/null)
+	fi
+	if [ -n "$POSTFIX_PID" ] && kill -0 "$POSTFIX_PID" 2>/dev/null; then
+		on_exit_kill "$POSTFIX_PID"
+		return 0
+	fi
+	# postfix writes its fatal errors to stderr only when that is a tty
+	command -v script >/dev/null 2>&1 &&
+		script -qc "postfix -c '$PF/etc' check" /dev/null >>"$PF/start.out" 2>&1
+	POSTFIX_PID=
+	return 1
+}
+
+dovecot_postfix_stop() {
+	[ -n "$POSTFIX_PID" ] || return 0
+	postfix -c "$PF/etc" stop >/dev/null 2>&1
+	_pfs_i=0
+	while kill -0 "$POSTFIX_PID" 2>/dev/null && [ $_pfs_i -lt 100 ]; do
+		sleep 0.1
+		_pfs_i=$((_pfs_i + 1))
+	done
+	kill -0 "$POSTFIX_PID" 2>/dev/null && return 1
+	POSTFIX_PID=
+	return 0
+}
