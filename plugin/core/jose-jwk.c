@@ -44,6 +44,9 @@ struct moa2_jwk {
 	EVP_PKEY *pkey;
 	unsigned char *secret;
 	size_t secret_len;
+	/* moa2_jwk_verify_template() */
+	enum moa2_jose_alg verify_alg;
+	EVP_MD_CTX *verify_ctx;
 };
 
 struct moa2_jwks {
@@ -218,6 +221,7 @@ moa2_jwk_unref(struct moa2_jwk **_jwk)
 	*_jwk = NULL;
 	if (--jwk->refcount > 0)
 		return;
+	EVP_MD_CTX_free(jwk->verify_ctx);
 	EVP_PKEY_free(jwk->pkey);
 	moa2_secret_free(jwk->secret, jwk->secret_len);
 	free(jwk->kid);
@@ -274,6 +278,25 @@ EVP_PKEY *
 moa2_jwk_pkey(const struct moa2_jwk *jwk)
 {
 	return jwk->pkey;
+}
+
+EVP_MD_CTX *
+moa2_jwk_verify_template(const struct moa2_jwk *jwk, enum moa2_jose_alg alg)
+{
+	return jwk->verify_ctx != NULL && jwk->verify_alg == alg ?
+		jwk->verify_ctx : NULL;
+}
+
+void
+moa2_jwk_set_verify_template(const struct moa2_jwk *_jwk,
+			     enum moa2_jose_alg alg, EVP_MD_CTX *ctx)
+{
+	/* a cache, not the key: see jose-jwk.h */
+	struct moa2_jwk *jwk = (struct moa2_jwk *)_jwk;
+
+	EVP_MD_CTX_free(jwk->verify_ctx);
+	jwk->verify_ctx = ctx;
+	jwk->verify_alg = alg;
 }
 
 const unsigned char *

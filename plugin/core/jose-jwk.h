@@ -140,6 +140,15 @@ bool moa2_jwk_key_ops(const struct moa2_jwk *jwk, unsigned int *ops_r);
 unsigned int moa2_jwk_bits(const struct moa2_jwk *jwk);
 /* The imported public key (NULL for an HMAC secret); owned by the key. */
 EVP_PKEY *moa2_jwk_pkey(const struct moa2_jwk *jwk);
+/* The key's verification context for alg: EVP_DigestVerifyInit done once
+   (it costs as much as 1/6 of an RS256 check), copied for each signature
+   (jose-jws.c). NULL until set; set replaces (and frees) a context of
+   another alg. Owned by the key. Mutates the key although it is const:
+   like its refcount, a key is used by one thread at a time. */
+EVP_MD_CTX *moa2_jwk_verify_template(const struct moa2_jwk *jwk,
+				     enum moa2_jose_alg alg);
+void moa2_jwk_set_verify_template(const struct moa2_jwk *jwk,
+				  enum moa2_jose_alg alg, EVP_MD_CTX *ctx);
 /* The HMAC secret (NULL for other keys); owned by the key. */
 const unsigned char *moa2_jwk_secret(const struct moa2_jwk *jwk,
 				     size_t *len_r);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,18 @@ make_parent_dir(const char *path)
 	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* A temp file name no other writer uses: verifiers in threads of one
+   process (Dovecot's blocking=threads) may persist the same document at
+   the same time. */
+static void
+tmp_path(char *buf, size_t size, const char *path)
+{
+	static atomic_uint seq;
+
+	snprintf(buf, size, "%s.tmp.%ld.%u", path, (long)getpid(),
+		 atomic_fetch_add(&seq, 1));
+}
+
 /* The freshness the provider granted (Cache-Control) is kept beside the
    copy, in PATH.fresh, as seconds after the copy's mtime, so that a new
    process honours it too. Best effort: without it the copy counts as fresh
@@ -123,7 +136,7 @@ persist_freshness(struct moa2_remote_doc *doc)
 
 	if (snprintf(path, sizeof(path), "%s.fresh", doc->cache_path) >= (int)sizeof(path))
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	tmp_path(tmp, sizeof(tmp), path);
 	len = snprintf(text, sizeof(text), "%lld\n",
 		       (long long)(doc->fresh_until - doc->fetched_at));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -164,11 +177,12 @@ persist(struct moa2_remote_doc *doc, const char **error_r)
 	char *slash;
 	int fd, ret = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", doc->cache_path,
-		     (long)getpid()) >= (int)sizeof(tmp)) {
+	/* room for ".tmp.PID.SEQ" */
+	if (strlen(doc->cache_path) + 40 >= sizeof(tmp)) {
 		*error_r = "path too long";
 		return -1;
 	}
+	tmp_path(tmp, sizeof(tmp), doc->cache_path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 && errno == ENOENT && make_parent_dir(doc->cache_path) == 0)
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -320,24 +320,35 @@ detect_mech(const char *data, size_t len)
 		MOA2_MECH_XOAUTH2 : MOA2_MECH_UNKNOWN;
 }
 
+/* One pass over the response (it is on every login's path): printable
+   ASCII, nearly all of it, costs one compare. The errors are those of
+   separate scans in this order: the first NUL or CR/LF, then any other
+   control character, then invalid UTF-8 (checked only when a byte is
+   non-ASCII). */
 static enum moa2_sasl_error
 check_bytes(const char *data, size_t len)
 {
+	bool control = false, non_ascii = false;
+
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)data[i];
 
-		if (c == '\0')
+		if (c >= 0x20 && c < 0x7f)
+			continue;
+		if (c >= 0x80)
+			non_ascii = true;
+		else if (c == '\0')
 			return MOA2_SASL_ERR_NUL;
-		if (c == '\r' || c == '\n')
+		else if (c == '\r' || c == '\n')
 			return MOA2_SASL_ERR_CRLF;
+		else if (c != MOA2_SASL_KVSEP && c != '\t')
+			control = true; /* 0x7f too */
 	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)data[i];
-
-		if ((c < 0x20 && c != MOA2_SASL_KVSEP && c != '\t') || c == 0x7f)
-			return MOA2_SASL_ERR_CONTROL_CHAR;
-	}
-	return moa2_utf8_valid(data, len) ? MOA2_SASL_OK : MOA2_SASL_ERR_BAD_UTF8;
+	if (control)
+		return MOA2_SASL_ERR_CONTROL_CHAR;
+	if (non_ascii && !moa2_utf8_valid(data, len))
+		return MOA2_SASL_ERR_BAD_UTF8;
+	return MOA2_SASL_OK;
 }
 
 static enum moa2_sasl_error

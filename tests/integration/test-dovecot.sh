@@ -237,7 +237,8 @@ auth_debug = yes
 !include 10-mail-oauth2-active.conf"
 }
 
-# in-process verification (blocking=no) runs as user dovecot
+# verification in the auth process (blocking=threads, the default, and
+# blocking=no) runs as user dovecot
 chown dovecot "$WORK/cache"
 
 # ---------------------------------------------------------------- Dovecot
@@ -295,6 +296,10 @@ log_has "log: accepted at debug level with identity, provider and token fingerpr
 	'Debug: .*bearer\(alice@example\.test,127\.0\.0\.1,.*accepted user=alice@example\.test provider=testidp token=sha256:[0-9a-f]{8} '
 log_has "XOAUTH2 is mail-oauth2's mechanism (the built-in was replaced)" \
 	'XOAUTH2: using the mail-oauth2 mechanism'
+log_has "the default mode verifies in threads of the auth process (blocking=threads)" \
+	'auth: Debug: bearer: verifying tokens in [0-9]+ threads of the auth process'
+log_has "... and the login above was verified there, not in an auth-worker" \
+	'auth: Debug: bearer\(alice@example\.test,127\.0\.0\.1,.*accepted user=alice@example\.test'
 log_has "the claim of claims_export reaches the login process as an extra field" \
 	'client passdb out: OK.*user=alice@example\.test.*preferred_username=alice'
 
@@ -423,7 +428,7 @@ refused "the 6 s token again after its exp (Dovecot's auth cache did not keep th
 next_src
 expect_login "OAUTHBEARER with a=bob and alice's token: NO" 1 'NO \[AUTHENTICATIONFAILED\]' \
 	imap "$P_IMAP" "$token_alice" --mech OAUTHBEARER --authzid "$BOB" --src "$SRC"
-challenge_is "OAUTHBEARER failure: challenge status invalid_token with scope and openid-configuration (verified in an auth-worker)" invalid_token
+challenge_is "OAUTHBEARER failure: challenge status invalid_token with scope and openid-configuration" invalid_token
 log_has "OAUTHBEARER with a=bob: log says rejected reason=user_mismatch" \
 	"bearer\([^,]*,$SRC,.*rejected reason=user_mismatch"
 
@@ -526,6 +531,61 @@ if dovecot_start; then
 else
 	not_ok "Dovecot restarts with blocking=no"
 fi
+
+# ---------------------------------------------------------------- modes
+
+# mode_cases LABEL PASSDB_OPTIONS PROCESS: Dovecot restarted with
+# PASSDB_OPTIONS, the provider up at the start and down at the end. PROCESS
+# is the log prefix (ERE) of the process that must verify: "auth" for
+# blocking=no|threads, "auth-worker\([0-9]+\)" for blocking=yes. In
+# blocking=threads the verification threads only buffer their log lines;
+# the auth process's main thread logs them on the request's event, which
+# the checks of the engine's own error line prove.
+mode_cases() {
+	_mc_label=$1
+	_mc_proc=$3
+	_mc_where=${3%%\\*}
+	dovecot_stop || not_ok "Dovecot stops" "pid $DOVECOT_PID still running"
+	if idp_restart; then
+		ok "$_mc_label: provider up again (same port and keys)"
+	else
+		not_ok "$_mc_label: provider restarts"
+	fi
+	dovecot_conf "$2"
+	if ! dovecot_start; then
+		not_ok "Dovecot restarts with $2"
+		return
+	fi
+	ok "Dovecot restarted with $2"
+	next_src
+	expect_login "$_mc_label: XOAUTH2 login" 0 OK \
+		imap "$P_IMAP" "$token_warm" --user "$ALICE" --src "$SRC"
+	log_has "$_mc_label: accepted (debug) in the $_mc_where process" \
+		"$_mc_proc: Debug: .*bearer\(alice@example\.test,$SRC,.*accepted user=alice@example\.test provider=testidp"
+	next_src
+	expect_login "$_mc_label, OAUTHBEARER with a=bob: NO" 1 'NO \[AUTHENTICATIONFAILED\]' \
+		imap "$P_IMAP" "$token_warm" --mech OAUTHBEARER --authzid "$BOB" --src "$SRC"
+	challenge_is "$_mc_label: the challenge carries status, scope and openid-configuration" invalid_token
+	log_has "$_mc_label: rejected at info in the $_mc_where process, reason=user_mismatch" \
+		"$_mc_proc: Info: .*bearer\([^,]*,$SRC,.*rejected reason=user_mismatch token=sha256:[0-9a-f]{8}: "
+	idp_stop
+	next_src
+	expect_login "$_mc_label, provider down, keys warm: login works" 0 OK \
+		imap "$P_IMAP" "$token_warm" --mech OAUTHBEARER --src "$SRC"
+	next_src
+	expect_login "$_mc_label, provider down, unknown key: NO [UNAVAILABLE]" \
+		2 'TEMPFAIL .*\[UNAVAILABLE\]' imap "$P_IMAP" "$token_new_kid" --user "$ALICE" --src "$SRC"
+	log_has "$_mc_label, provider down: temporary failure reason=unavailable at error in the $_mc_where process" \
+		"$_mc_proc: Error: .*bearer\([^,]*,$SRC,.*temporary failure reason=unavailable token=sha256:[0-9a-f]{8}"
+	log_has "$_mc_label, provider down: the engine's own error line, logged while verifying, is on that request" \
+		"$_mc_proc: Error: .*bearer\([^,]*,$SRC,.*provider testidp: fetching the .* failed"
+}
+
+# the default mode (blocking=threads) ran the cases above; the explicit
+# modes again, each proving where it verifies
+mode_cases "blocking=threads threads=2" "blocking=threads threads=2" auth
+mode_cases "threads=1" "threads=1" auth
+mode_cases "blocking=yes" "blocking=yes" 'auth-worker\([0-9]+\)'
 
 # ---------------------------------------------------------------- built-ins
 
