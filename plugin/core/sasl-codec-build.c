@@ -64,6 +64,15 @@ moa2_sasl_check_text(const char *str, size_t len, bool allow_tab)
 	return moa2_utf8_valid(str, len) ? MOA2_SASL_OK : MOA2_SASL_ERR_BAD_UTF8;
 }
 
+/* RFC 6750 b64token characters other than the trailing '=' padding */
+static bool
+is_b64token_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+		c == '~' || c == '+' || c == '/';
+}
+
 enum moa2_sasl_error
 moa2_sasl_check_token(const char *token, size_t len)
 {
@@ -73,14 +82,8 @@ moa2_sasl_check_token(const char *token, size_t len)
 		return MOA2_SASL_ERR_TOKEN_EMPTY;
 	if (len > MOA2_SASL_MAX_TOKEN)
 		return MOA2_SASL_ERR_TOKEN_TOO_LONG;
-	for (; i < len; i++) {
-		char c = token[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || strchr("-._~+/", c) != NULL) ||
-		    c == '\0')
-			break;
-	}
+	while (i < len && is_b64token_char((unsigned char)token[i]))
+		i++;
 	if (i == 0)
 		return MOA2_SASL_ERR_TOKEN_CHARSET;
 	while (i < len && token[i] == '=')
