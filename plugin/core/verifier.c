@@ -14,10 +14,17 @@
 
 /* ------------------------------------------------------------- results */
 
-static void MOA2_ATTR_FORMAT(2, 0)
-vset_detail(struct moa2_verify_result *result, const char *fmt, va_list args)
+/* Sets a failed outcome. The detail is formatted first: an argument may be
+   the identity freed here. */
+static void MOA2_ATTR_FORMAT(4, 0)
+result_fail(struct moa2_verify_result *result, enum moa2_verify_outcome outcome,
+	    enum moa2_verify_reason reason, const char *fmt, va_list args)
 {
 	vsnprintf(result->detail, sizeof(result->detail), fmt, args);
+	result->outcome = outcome;
+	result->reason = reason;
+	free(result->identity);
+	result->identity = NULL;
 }
 
 void
@@ -26,14 +33,9 @@ result_reject(struct moa2_verify_result *result,
 {
 	va_list args;
 
-	/* format first: an argument may be the identity freed below */
 	va_start(args, fmt);
-	vset_detail(result, fmt, args);
+	result_fail(result, MOA2_OUTCOME_REJECTED, reason, fmt, args);
 	va_end(args);
-	result->outcome = MOA2_OUTCOME_REJECTED;
-	result->reason = reason;
-	free(result->identity);
-	result->identity = NULL;
 }
 
 void
@@ -42,12 +44,8 @@ result_tempfail(struct moa2_verify_result *result, const char *fmt, ...)
 	va_list args;
 
 	va_start(args, fmt);
-	vset_detail(result, fmt, args);
+	result_fail(result, MOA2_OUTCOME_TEMPFAIL, MOA2_VERIFY_UNAVAILABLE, fmt, args);
 	va_end(args);
-	result->outcome = MOA2_OUTCOME_TEMPFAIL;
-	result->reason = MOA2_VERIFY_UNAVAILABLE;
-	free(result->identity);
-	result->identity = NULL;
 }
 
 void
