@@ -299,6 +299,28 @@ cache_path(const struct provider *p, const char *suffix)
 	return dir == NULL ? NULL : moa2_strdup_printf("%s/%s.%s", dir, p->cfg->name, suffix);
 }
 
+/* A provider document (discovery, JWKS) with the provider's cache policy,
+   persisted as cache_dir/NAME.SUFFIX. */
+static struct moa2_remote_doc *
+provider_doc_create(struct provider *p, const char *what, const char *url,
+		    const char *suffix, moa2_remote_doc_validate_t *validate)
+{
+	struct moa2_remote_doc_settings set = {
+		.what = what, .provider = p->cfg->name, .url = url,
+		.cache_min = p->cfg->jwks_cache_min, .cache_max = p->cfg->jwks_cache_max,
+		.retry_interval = p->cfg->jwks_refetch_interval,
+		.stale_max = p->cfg->jwks_stale_max,
+		.validate = validate, .validate_context = p,
+	};
+	char *path = cache_path(p, suffix);
+	struct moa2_remote_doc *doc;
+
+	set.cache_path = path;
+	doc = moa2_remote_doc_create(&set, p->verifier->http, &p->verifier->logger);
+	free(path);
+	return doc;
+}
+
 /* RFC 8414 §3.3 / OIDC Discovery §4.3: the document's issuer must be the
    configured one, else an attacker's metadata could redirect our keys. */
 static int
@@ -349,21 +371,9 @@ provider_discover(struct provider *p, bool refresh, const char **error_r)
 
 	if (!p->cfg->discovery)
 		return 0;
-	if (p->discovery == NULL) {
-		struct moa2_remote_doc_settings set = {
-			.what = "discovery document", .provider = p->cfg->name,
-			.url = p->cfg->discovery_url,
-			.cache_min = p->cfg->jwks_cache_min, .cache_max = p->cfg->jwks_cache_max,
-			.retry_interval = p->cfg->jwks_refetch_interval,
-			.stale_max = p->cfg->jwks_stale_max,
-			.validate = validate_discovery, .validate_context = p,
-		};
-		char *path = cache_path(p, "discovery.json");
-
-		set.cache_path = path;
-		p->discovery = moa2_remote_doc_create(&set, v->http, &v->logger);
-		free(path);
-	}
+	if (p->discovery == NULL)
+		p->discovery = provider_doc_create(p, "discovery document", p->cfg->discovery_url,
+						   "discovery.json", validate_discovery);
 	ret = moa2_remote_doc_get(p->discovery, verifier_now(v), refresh, &body, &len, error_r);
 	if (ret <= 0)
 		return ret;
@@ -418,20 +428,8 @@ provider_keys(struct provider *p, bool refresh,
 		}
 		return 0; /* HMAC secret only */
 	}
-	if (p->jwks_doc == NULL) {
-		struct moa2_remote_doc_settings set = {
-			.what = "JWKS", .provider = p->cfg->name, .url = p->jwks_uri,
-			.cache_min = p->cfg->jwks_cache_min, .cache_max = p->cfg->jwks_cache_max,
-			.retry_interval = p->cfg->jwks_refetch_interval,
-			.stale_max = p->cfg->jwks_stale_max,
-			.validate = validate_jwks, .validate_context = p,
-		};
-		char *path = cache_path(p, "jwks.json");
-
-		set.cache_path = path;
-		p->jwks_doc = moa2_remote_doc_create(&set, v->http, &v->logger);
-		free(path);
-	}
+	if (p->jwks_doc == NULL)
+		p->jwks_doc = provider_doc_create(p, "JWKS", p->jwks_uri, "jwks.json", validate_jwks);
 	ret = moa2_remote_doc_get(p->jwks_doc, verifier_now(v), refresh, &body, &len, error_r);
 	if (ret < 0)
 		return -1;
