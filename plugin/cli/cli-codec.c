@@ -14,8 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "base64.h"
-#include "sasl-codec.h"
+#include "support/base64.h"
+#include "mail-oauth2/sasl-codec.h"
 #include "cli.h"
 
 /* A token, a "\r\n" after it. */

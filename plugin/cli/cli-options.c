@@ -6,9 +6,9 @@
 
 #include <string.h>
 
-#include "config-parser.h"
-#include "token-config.h"
-#include "verify-config.h"
+#include "mail-oauth2/options.h"
+#include "mail-oauth2/token-config.h"
+#include "mail-oauth2/verify-config.h"
 #include "cli.h"
 
 const char cli_help_options[] =
@@ -21,22 +21,20 @@ const char cli_help_options[] =
 	"Exit status: 0, or 64 usage error.\n";
 
 static void
+cli_print_option(void *context, const struct moa2_option_doc *doc)
+{
+	const char *file = context;
+
+	printf("%s\t%s%s%s\t%s\t%s\t%s\t%s\n", file,
+	       doc->section != NULL ? "[" : "", doc->section != NULL ? doc->section : "global",
+	       doc->section != NULL ? "]" : "", doc->key, doc->type,
+	       doc->default_text != NULL ? doc->default_text : "(none)", doc->description);
+}
+
+static void
 cli_print_schema(const char *file, const struct moa2_config_schema *schema)
 {
-	struct moa2_config_option_iter iter;
-	const struct moa2_config_section_kind *kind;
-	const struct moa2_config_option *opt;
-
-	moa2_config_option_iter_init(&iter, schema);
-	while ((opt = moa2_config_option_iter_next(&iter, &kind)) != NULL) {
-		const char *def = opt->default_value != NULL ? opt->default_value :
-			opt->default_doc != NULL ? opt->default_doc : "(none)";
-
-		printf("%s\t%s%s%s\t%s\t%s\t%s\t%s\n", file,
-		       kind->name != NULL ? "[" : "", kind->name != NULL ? kind->name : "global",
-		       kind->name != NULL ? "]" : "", opt->key,
-		       moa2_config_type_name(opt->type), def, opt->description);
-	}
+	moa2_options_describe(schema, cli_print_option, (void *)file);
 }
 
 int

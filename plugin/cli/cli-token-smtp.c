@@ -27,8 +27,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "base64.h"
-#include "sasl-codec.h"
+#include "support/base64.h"
+#include "mail-oauth2/sasl-codec.h"
 #include "cli-token.h"
 
 #define SMTP_TIMEOUT_S 30

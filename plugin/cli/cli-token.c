@@ -25,10 +25,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "base64.h"
-#include "http-client.h"
-#include "json.h"
-#include "moa2-log.h"
+#include "support/base64.h"
+#include "support/http-client.h"
+#include "support/json.h"
+#include "mail-oauth2/log.h"
 #include "cli-token.h"
 
 #define CLI_EXIT_CONFIG 3

@@ -5,8 +5,8 @@
    SMTP test dialogue (cli-token-smtp.c). */
 
 #include "cli.h"
-#include "token-client.h"
-#include "token-config.h"
+#include "token/token-client-private.h" /* until the authorization flows move into the core */
+#include "mail-oauth2/token-config.h"
 
 #define CLI_TOKEN_DEFAULT_CONF "/etc/mail-oauth2/client.conf"
 #define CLI_TOKEN_CONF_ENV "MAIL_OAUTH2_CONF"

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jose-jws.h"
-#include "moa2-log.h"
-#include "verifier.h"
-#include "verify-config.h"
+#include "jose/jose-jws.h"
+#include "mail-oauth2/log.h"
+#include "mail-oauth2/verifier.h"
+#include "mail-oauth2/verify-config.h"
 #include "cli.h"
 
 #define CLI_EXIT_TEMPFAIL 2

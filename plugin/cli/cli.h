@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <sysexits.h>
 
-#include "moa2-common.h"
+#include "mail-oauth2/common.h"
 
 #define CLI_PROGRAM "mail-oauth2"
 

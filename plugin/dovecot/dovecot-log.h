@@ -15,7 +15,7 @@
    the request being verified (moa2_dovecot_log_request_begin), else to the
    plugin's global event. */
 
-#include "moa2-log.h"
+#include "mail-oauth2/log.h"
 
 struct event;
 

@@ -29,7 +29,7 @@
 #include "auth-request.h"
 #include "auth-fields.h"
 
-#include "sasl-codec.h"
+#include "mail-oauth2/sasl-codec.h"
 
 #include "dovecot-log.h"
 #include "passdb-bearer.h"

@@ -29,8 +29,8 @@
 #include "passdb.h"
 #include "auth-request.h"
 
-#include "verifier.h"
-#include "verify-config.h"
+#include "mail-oauth2/verifier.h"
+#include "mail-oauth2/verify-config.h"
 
 #include "dovecot-log.h"
 #include "passdb-bearer-threads.h"

@@ -11,7 +11,7 @@
    the job and replayed on the main thread. */
 
 #include "passdb.h"
-#include "verifier.h"
+#include "mail-oauth2/verifier.h"
 
 struct bearer_threads;
 struct moa2_verify_config;

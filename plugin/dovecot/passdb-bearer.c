@@ -43,9 +43,9 @@
 #include "auth-fields.h"
 #include "mech.h"
 
-#include "sasl-codec.h"
-#include "verifier.h"
-#include "verify-config.h"
+#include "mail-oauth2/sasl-codec.h"
+#include "mail-oauth2/verifier.h"
+#include "mail-oauth2/verify-config.h"
 
 #include "dovecot-compat.h"
 #include "dovecot-log.h"

@@ -3,7 +3,7 @@
 
 /* What the bearer passdb and our XOAUTH2/OAUTHBEARER mechanisms share. */
 
-#include "verify-reason.h"
+#include "mail-oauth2/verify-reason.h"
 
 struct auth_request;
 struct mech_module;

@@ -17,10 +17,10 @@
 #include "config.h"
 #include "sasl-plugin.h"
 
-#include "moa2-common.h"
-#include "sasl-codec.h"
-#include "token-client.h"
-#include "token-config.h"
+#include "mail-oauth2/common.h"
+#include "mail-oauth2/sasl-codec.h"
+#include "mail-oauth2/token-client.h"
+#include "mail-oauth2/token-config.h"
 
 #include <stdlib.h>
 #include <string.h>

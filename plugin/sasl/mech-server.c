@@ -16,11 +16,11 @@
 #include "config.h"
 #include "sasl-plugin.h"
 
-#include "moa2-common.h"
-#include "sasl-codec.h"
-#include "verifier.h"
-#include "verify-config.h"
-#include "verify-reason.h"
+#include "mail-oauth2/common.h"
+#include "mail-oauth2/sasl-codec.h"
+#include "mail-oauth2/verifier.h"
+#include "mail-oauth2/verify-config.h"
+#include "mail-oauth2/verify-reason.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #include "config.h"
 #include "sasl-plugin.h"
 
-#include "moa2-common.h"
+#include "mail-oauth2/common.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -10,8 +10,8 @@
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
 
-#include "moa2-log.h"
-#include "sasl-codec.h"
+#include "mail-oauth2/log.h"
+#include "mail-oauth2/sasl-codec.h"
 
 #define MOA2_SASL_LOG_PREFIX "mail-oauth2: "
 

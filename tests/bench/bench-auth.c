@@ -42,8 +42,8 @@
 
 #include <openssl/pem.h>
 
-#include "base64.h"
-#include "sasl-codec.h"
+#include "support/base64.h"
+#include "mail-oauth2/sasl-codec.h"
 #include "test-jose-sign.h"
 
 #define MAX_CONNS 256

@@ -11,7 +11,7 @@
    alike. Target (issue 3): at most 1.5 us for the payload. */
 
 #include "config.h"
-#include "json.h"
+#include "support/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

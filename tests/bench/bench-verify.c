@@ -16,12 +16,12 @@
 #include "config.h"
 #include "test-jose-sign.h"
 
-#include "base64.h"
-#include "jose-jwk.h"
-#include "moa2-common.h"
-#include "result-cache.h"
-#include "verifier.h"
-#include "verify-config.h"
+#include "support/base64.h"
+#include "jose/jose-jwk.h"
+#include "mail-oauth2/common.h"
+#include "verify/result-cache.h"
+#include "mail-oauth2/verifier.h"
+#include "mail-oauth2/verify-config.h"
 
 #include <errno.h>
 #include <malloc.h>

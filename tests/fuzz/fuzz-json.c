@@ -46,7 +46,7 @@
 
 #include "fuzz-common.h"
 
-#include "json.h"
+#include "support/json.h"
 
 #include <json-c/json.h>
 #include <limits.h>

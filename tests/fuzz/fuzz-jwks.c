@@ -6,7 +6,7 @@
 
 #include "fuzz-common.h"
 
-#include "jose-jwk.h"
+#include "jose/jose-jwk.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,10 +8,10 @@
 
 #include "fuzz-common.h"
 
-#include "base64.h"
-#include "jose-jwk.h"
-#include "jose-jws.h"
-#include "verify-reason.h"
+#include "support/base64.h"
+#include "jose/jose-jwk.h"
+#include "jose/jose-jws.h"
+#include "mail-oauth2/verify-reason.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,8 +6,8 @@
 
 #include "fuzz-common.h"
 
-#include "base64.h"
-#include "sasl-codec.h"
+#include "support/base64.h"
+#include "mail-oauth2/sasl-codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

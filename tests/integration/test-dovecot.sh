@@ -40,7 +40,7 @@ IDP_LIB_DIR=$ILIB
 DOVECOT_MODULE=${DOVECOT_MODULE:-$TOP/build/ci/plugin/dovecot/.libs/libauthdb_bearer.so}
 case $DOVECOT_MODULE in /*) ;; *) DOVECOT_MODULE=$(pwd)/$DOVECOT_MODULE ;; esac
 LOGIN="python3 $ILIB/mail-login.py"
-JWT_TOOL="python3 $ILIB/jwt-tool.py"
+JWT_TOOL="python3 $TSUP/jwt-tool.py"
 ALICE=alice@example.test
 BOB=bob@example.test
 

@@ -22,7 +22,7 @@ IDP_LIB_DIR=$ILIB
 
 OUT=$WORK/out
 mkdir -p "$OUT"
-JWT_TOOL="python3 $ILIB/jwt-tool.py"
+JWT_TOOL="python3 $TSUP/jwt-tool.py"
 
 if [ ! -x "$MAIL_OAUTH2" ]; then
 	not_ok "the CLI is built" "not executable: $MAIL_OAUTH2 (set MAIL_OAUTH2)"

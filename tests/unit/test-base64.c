@@ -3,7 +3,7 @@
 
 #include "test-common.h"
 
-#include "base64.h"
+#include "support/base64.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
 
 #include "test-common.h"
 
-#include "base64.h"
-#include "sasl-codec.h"
+#include "support/base64.h"
+#include "mail-oauth2/sasl-codec.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 
 #include "test-common.h"
 
-#include "config-parser.h"
+#include "support/config-parser.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -21,10 +21,7 @@
 #ifndef TEST_DATA_DIR
 #  error "TEST_DATA_DIR must be defined by the build"
 #endif
-#ifndef TEST_INTEGRATION_LIB_DIR
-#define TEST_INTEGRATION_LIB_DIR TEST_DATA_DIR "/../integration/lib"
-#endif
-#define FAULT_SERVER TEST_INTEGRATION_LIB_DIR "/fault-server.py"
+#define FAULT_SERVER TEST_SUPPORT_DIR "/fault-server.py"
 #define FAULT_SERVER_START_TIMEOUT_MS 15000
 #define FAULT_SERVER_MAX_ROUTES 32
 

@@ -53,7 +53,7 @@ uint64_t tc_rand(void);
 uint64_t tc_rand_below(uint64_t n);
 
 /* The project's fault-injecting HTTP server
-   (tests/integration/lib/fault-server.py), run by a test on loopback. */
+   (tests/support/fault-server.py), run by a test on loopback. */
 struct tc_fault_server {
 	pid_t pid;              /* 0 when not running */
 	unsigned int port;

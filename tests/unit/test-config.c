@@ -6,9 +6,9 @@
 #include "config.h"
 #include "test-common.h"
 
-#include "config-parser.h"
-#include "url.h"
-#include "verify-config.h"
+#include "support/config-parser.h"
+#include "support/url.h"
+#include "mail-oauth2/verify-config.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,13 +1,13 @@
 /* Unit tests of the HTTP layer (http-client.h): URL encoding and URL checks
    from the tables in tests/data/http, and live transfers against the
-   project's fault-injecting server (tests/integration/lib/fault-server.py),
+   project's fault-injecting server (tests/support/fault-server.py),
    which each test starts on loopback with a throwaway CA and stops at
    teardown. python3 is required: without it these tests fail. */
 
 #include "test-common.h"
 
-#include "http-client.h"
-#include "json.h"
+#include "support/http-client.h"
+#include "support/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,10 +23,10 @@
 
 #include <openssl/evp.h>
 
-#ifndef TEST_INTEGRATION_LIB_DIR
-#define TEST_INTEGRATION_LIB_DIR TEST_DATA_DIR "/../integration/lib"
+#ifndef TEST_SUPPORT_DIR
+#define TEST_SUPPORT_DIR TEST_DATA_DIR "/../integration/lib"
 #endif
-#define MAKE_CA TEST_INTEGRATION_LIB_DIR "/make-ca.sh"
+#define MAKE_CA TEST_SUPPORT_DIR "/make-ca.sh"
 
 #define SMALL_JSON "{\"issuer\":\"https://idp.example.com\",\"keys\":[]}\n"
 #define GARBAGE_BODY "<html><body>this is not JSON {"

@@ -2,7 +2,7 @@
    EVP_DigestSign / EVP_Q_mac. */
 #include "config.h"
 #include "test-jose-sign.h"
-#include "base64.h"
+#include "support/base64.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,11 +7,11 @@
 #include "test-common.h"
 #include "test-jose-sign.h"
 
-#include "base64.h"
-#include "jose-jwk.h"
-#include "jose-jws.h"
-#include "json.h"
-#include "verify-reason.h"
+#include "support/base64.h"
+#include "jose/jose-jwk.h"
+#include "jose/jose-jws.h"
+#include "support/json.h"
+#include "mail-oauth2/verify-reason.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 
 #include "test-common.h"
 
-#include "json.h"
+#include "support/json.h"
 
 #include <inttypes.h>
 #include <math.h>

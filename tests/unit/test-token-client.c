@@ -6,10 +6,10 @@
 
 #include "test-token-common.h"
 
-#include "base64.h"
-#include "jose-jws.h"
-#include "json.h"
-#include "token-assertion.h"
+#include "support/base64.h"
+#include "jose/jose-jws.h"
+#include "support/json.h"
+#include "token/token-assertion.h"
 
 #include <errno.h>
 #include <stdio.h>

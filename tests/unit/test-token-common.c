@@ -2,8 +2,8 @@
 
 #include "test-token-common.h"
 
-#include "http-client.h"
-#include "json.h"
+#include "support/http-client.h"
+#include "support/json.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef TEST_INTEGRATION_LIB_DIR
-#define TEST_INTEGRATION_LIB_DIR TEST_DATA_DIR "/../integration/lib"
+#ifndef TEST_SUPPORT_DIR
+#define TEST_SUPPORT_DIR TEST_DATA_DIR "/../integration/lib"
 #endif
-#define MAKE_CA TEST_INTEGRATION_LIB_DIR "/make-ca.sh"
+#define MAKE_CA TEST_SUPPORT_DIR "/make-ca.sh"
 
 char tt_dir[1024];
 char tt_ca_file[PATH_MAX];

@@ -7,10 +7,10 @@
 
 #include "test-common.h"
 
-#include "moa2-log.h"
-#include "token-client.h"
-#include "token-config.h"
-#include "token-store.h"
+#include "mail-oauth2/log.h"
+#include "token/token-client-private.h"
+#include "mail-oauth2/token-config.h"
+#include "mail-oauth2/token-store.h"
 
 extern char tt_dir[];     /* the suite's temp dir */
 extern char tt_ca_file[]; /* its CA (make-ca.sh) */

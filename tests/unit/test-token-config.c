@@ -7,8 +7,8 @@
 #include "config.h"
 #include "test-common.h"
 
-#include "config-parser.h"
-#include "token-config.h"
+#include "support/config-parser.h"
+#include "mail-oauth2/token-config.h"
 
 #define EXAMPLE_CONF TEST_DATA_DIR "/../../conf.d/mail-oauth2-client.conf.example"
 

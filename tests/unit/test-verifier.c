@@ -6,7 +6,7 @@
    positive algorithm matrix and the result fields.
 
    Network part: the project's fault-injecting server
-   (tests/integration/lib/fault-server.py) on loopback plain http, started
+   (tests/support/fault-server.py) on loopback plain http, started
    and stopped per test: the unknown-kid refetch limit, cached keys while
    the provider is down, and introspection (active must be exactly true,
    results cached, HTTP 500 is a temporary failure). python3 is required:
@@ -16,10 +16,10 @@
 #include "test-common.h"
 #include "test-jose-sign.h"
 
-#include "http-client.h"
-#include "json.h"
-#include "verifier.h"
-#include "verify-config.h"
+#include "support/http-client.h"
+#include "support/json.h"
+#include "mail-oauth2/verifier.h"
+#include "mail-oauth2/verify-config.h"
 
 #include <errno.h>
 #include <stdio.h>

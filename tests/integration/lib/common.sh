@@ -32,6 +32,7 @@
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 ILIB=$TOP/tests/integration/lib
+TSUP=$TOP/tests/support
 MAIL_OAUTH2=${MAIL_OAUTH2:-$TOP/build/ci/plugin/cli/mail-oauth2}
 case $MAIL_OAUTH2 in /*) ;; *) MAIL_OAUTH2=$(pwd)/$MAIL_OAUTH2 ;; esac
 export MAIL_OAUTH2
@@ -164,7 +165,7 @@ test_ca() {
 	IDP_TLS_DIR=$WORK/tls
 	export TEST_CA IDP_TLS_DIR
 	[ -f "$TEST_CA" ] && return 0
-	sh "$ILIB/make-ca.sh" "$WORK/tls"
+	sh "$TSUP/make-ca.sh" "$WORK/tls"
 }
 
 # ---------------------------------------------------------------- fault server
@@ -188,7 +189,7 @@ fault_start() {
 	mkdir -p "$_fs_root" "$WORK/fault"
 	_fs_port_file=$WORK/fault/$_fs_name.port
 	rm -f "$_fs_port_file"
-	python3 "$ILIB/fault-server.py" --root "$_fs_root" --tls-dir "$WORK/tls" \
+	python3 "$TSUP/fault-server.py" --root "$_fs_root" --tls-dir "$WORK/tls" \
 		--port-file "$_fs_port_file" --parent-pid $$ "$@" \
 		>>"$WORK/fault/$_fs_name.log" 2>&1 </dev/null &
 	_fs_pid=$!

@@ -96,7 +96,7 @@ idp_start() {
 	IDP_STATE_DIR=$(cd "$1" && pwd)
 	_idp_port=${2:-0}
 	_idp_tls=${IDP_TLS_DIR:-$IDP_STATE_DIR/tls}
-	sh "$IDP_LIB_DIR/make-ca.sh" "$_idp_tls" || { idp_die "make-ca.sh failed"; return 1; }
+	sh "$IDP_LIB_DIR/../../support/make-ca.sh" "$_idp_tls" || { idp_die "make-ca.sh failed"; return 1; }
 	IDP_CA=$_idp_tls/ca.pem
 	idp_check_node || return 1
 	idp_install_deps || return 1

@@ -1,0 +1,86 @@
+#ifndef MOA2_TOKEN_CLIENT_PRIVATE_H
+#define MOA2_TOKEN_CLIENT_PRIVATE_H
+
+/* The token client's lower layer: endpoints, raw token requests and the
+   store, for the authorization flows and the tests. */
+
+#include "mail-oauth2/token-client.h"
+#include "support/http-client.h"
+
+/* ------------------------------------------------------------ for the CLI */
+
+/* The account's endpoints, from the config or from discovery (fetched on
+   first use and kept). The strings live as long as the client. NULL
+   members: not known. Returns 0, or -1 with a malloc()ed message. */
+struct moa2_token_endpoints {
+	const char *token;
+	const char *device_authorization;
+	const char *authorization;
+};
+int moa2_token_client_endpoints(struct moa2_token_client *client,
+				const struct moa2_token_account *account,
+				struct moa2_token_endpoints *endpoints_r,
+				char **error_r);
+
+/* POSTs fields to url with the account's client authentication (client_id,
+   and client_secret per client_auth) and, when with_scope, its scope and
+   resource. resp_r as moa2_http_post_form(). Returns 0 when an HTTP
+   response arrived, -1 with a malloc()ed message otherwise. */
+int moa2_token_client_post(struct moa2_token_client *client,
+			   const struct moa2_token_account *account,
+			   const char *url,
+			   const struct moa2_http_form_field *fields,
+			   size_t count, bool with_scope,
+			   struct moa2_http_response *resp_r, char **error_r);
+
+/* A token endpoint reply. */
+enum moa2_token_reply_status {
+	MOA2_TOKEN_REPLY_OK,          /* state holds the tokens */
+	MOA2_TOKEN_REPLY_OAUTH_ERROR, /* error (and description) from the provider */
+	MOA2_TOKEN_REPLY_FAILED,      /* no usable answer: message says why */
+};
+struct moa2_token_reply {
+	enum moa2_token_reply_status status;
+	struct moa2_token_state state; /* OK: access_token, expires_at, ... */
+	char error[64];               /* OAUTH_ERROR: "invalid_grant" */
+	char description[256];        /* printable text, may be empty */
+	long http_status;
+};
+void moa2_token_reply_clear(struct moa2_token_reply *reply);
+
+/* Parses a token endpoint response received at now. Never fails: the
+   outcome is in reply_r->status (FAILED with a reason in description). */
+void moa2_token_parse_reply(const struct moa2_http_response *resp, time_t now,
+			    struct moa2_token_reply *reply_r);
+
+/* Sends a token request with the given grant fields (grant_type etc.) plus
+   client authentication, scope and resource, and parses the reply. */
+void moa2_token_client_request(struct moa2_token_client *client,
+			       const struct moa2_token_account *account,
+			       const struct moa2_http_form_field *fields,
+			       size_t count, struct moa2_token_reply *reply_r);
+
+/* Reads the account's store (see moa2_token_store_read). */
+enum moa2_store_read
+moa2_token_client_read(struct moa2_token_client *client,
+		       const struct moa2_token_account *account,
+		       struct moa2_token_state *state_r, char **error_r);
+
+/* Writes tokens obtained by the CLI into the account's store, under the
+   lock. Returns 0, or -1 with a malloc()ed message. */
+int moa2_token_client_save(struct moa2_token_client *client,
+			   const struct moa2_token_account *account,
+			   const struct moa2_token_state *state, char **error_r);
+
+/* Tests only: called with every raw token endpoint response (an echo
+   server's answer shows the request that was sent). */
+typedef void moa2_token_response_hook_t(void *context,
+					const struct moa2_http_response *resp);
+void moa2_token_client_set_response_hook(struct moa2_token_client *client,
+					 moa2_token_response_hook_t *hook,
+					 void *context);
+
+/* Token endpoint requests made by this client so far (tests, benchmarks). */
+unsigned int moa2_token_client_request_count(const struct moa2_token_client *client);
+
+#endif

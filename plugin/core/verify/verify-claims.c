@@ -1,0 +1,350 @@
+/* Claims policy: time, issuer, audience, scope, required claims, identity
+   and user binding. Shared by JWT and opaque-token modes. */
+#include "config.h"
+#include "verify/verifier-private.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *
+moa2_printable(const char *str, char *buf, size_t size)
+{
+	size_t i = 0;
+
+	if (str == NULL)
+		return "(none)";
+	for (; str[i] != '\0' && i + 1 < size; i++)
+		buf[i] = str[i] >= 0x20 && str[i] < 0x7f ? str[i] : '?';
+	buf[i] = '\0';
+	if (str[i] != '\0' && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+	return buf;
+}
+
+static int
+check_times(const struct moa2_provider *p, const struct moa2_json *claims,
+	    unsigned int flags, struct moa2_verify_result *result)
+{
+	time_t now = moa2_verifier_now(p->verifier);
+	int64_t leeway = p->cfg->leeway, exp, nbf, iat;
+	int ret;
+
+	ret = moa2_json_get_numeric_date(claims, "exp", &exp);
+	if (ret < 0 || (ret == 0 && (flags & CLAIMS_EXP_REQUIRED) != 0)) {
+		moa2_result_reject(result, ret < 0 ? MOA2_VERIFY_MALFORMED : MOA2_VERIFY_MISSING_CLAIM,
+			      "the exp claim is %s (a number is required)",
+			      ret < 0 ? "not a number" : "missing");
+		return -1;
+	}
+	if (ret > 0) {
+		if (now >= exp + leeway) {
+			moa2_result_reject(result, MOA2_VERIFY_EXPIRED,
+				      "exp %" PRId64 " is %" PRId64 " s in the past (leeway %" PRId64 " s)",
+				      exp, (int64_t)now - exp, leeway);
+			return -1;
+		}
+		result->expires_at = (time_t)exp;
+		moa2_result_check(result, "exp: %" PRId64 " (expires in %" PRId64 " s)", exp, exp - (int64_t)now);
+	}
+	if ((ret = moa2_json_get_numeric_date(claims, "nbf", &nbf)) != 0) {
+		if (ret < 0 || now + leeway < nbf) {
+			moa2_result_reject(result, ret < 0 ? MOA2_VERIFY_MALFORMED : MOA2_VERIFY_NOT_YET_VALID,
+				      "nbf %" PRId64 " is %" PRId64 " s in the future (leeway %" PRId64 " s)",
+				      nbf, nbf - (int64_t)now, leeway);
+			return -1;
+		}
+		moa2_result_check(result, "nbf: %" PRId64 " (passed)", nbf);
+	}
+	if ((ret = moa2_json_get_numeric_date(claims, "iat", &iat)) != 0) {
+		if (ret < 0 || now + leeway < iat) {
+			moa2_result_reject(result, ret < 0 ? MOA2_VERIFY_MALFORMED : MOA2_VERIFY_ISSUED_IN_FUTURE,
+				      "iat %" PRId64 " is %" PRId64 " s in the future (leeway %" PRId64 " s)",
+				      iat, iat - (int64_t)now, leeway);
+			return -1;
+		}
+		if (p->cfg->max_token_age > 0 && now - iat > (int64_t)p->cfg->max_token_age) {
+			moa2_result_reject(result, MOA2_VERIFY_EXPIRED,
+				      "iat %" PRId64 " is older than max_token_age (%u s)",
+				      iat, p->cfg->max_token_age);
+			return -1;
+		}
+		moa2_result_check(result, "iat: %" PRId64, iat);
+	}
+	return 0;
+}
+
+static int
+check_issuer(const struct moa2_provider *p, const struct moa2_json *claims,
+	     unsigned int flags, struct moa2_verify_result *result)
+{
+	const char *iss;
+	char buf[128];
+	int ret;
+
+	if (!(p->cfg->issuer != NULL))
+		return 0;
+	ret = moa2_json_get_string(claims, "iss", &iss);
+	if (ret == 0 && (flags & CLAIMS_ISS_REQUIRED) == 0)
+		return 0;
+	if (ret <= 0 || strcmp(iss, p->cfg->issuer) != 0) {
+		moa2_result_reject(result, MOA2_VERIFY_WRONG_ISSUER,
+			      "iss is %s, expected exactly %s",
+			      ret <= 0 ? "missing or not a string" : moa2_printable(iss, buf, sizeof(buf)),
+			      p->cfg->issuer);
+		return -1;
+	}
+	moa2_result_check(result, "iss: %s", iss);
+	return 0;
+}
+
+static bool
+list_contains(const struct moa2_config_list *list, const char *value)
+{
+	for (unsigned int i = 0; i < list->count; i++) {
+		if (strcmp(list->items[i], value) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Finds a configured audience in claim (a string or an array of strings). */
+static const char *
+audience_match(const struct moa2_config_list *audiences,
+	       const struct moa2_json *claim)
+{
+	const char *value = claim == NULL ? NULL : moa2_json_string(claim);
+
+	if (value != NULL)
+		return list_contains(audiences, value) ? value : NULL;
+	for (size_t i = 0; i < moa2_json_array_len(claim); i++) {
+		value = moa2_json_string(moa2_json_array_get(claim, i));
+		if (value != NULL && list_contains(audiences, value))
+			return value;
+	}
+	return NULL;
+}
+
+static int
+check_audience(const struct moa2_provider *p, const struct moa2_json *claims,
+	       unsigned int flags, struct moa2_verify_result *result)
+{
+	const struct moa2_json *aud = NULL, *azp = NULL;
+	const char *match;
+
+	if (!p->cfg->audience_check || (flags & CLAIMS_NO_AUDIENCE) != 0)
+		return 0;
+	(void)moa2_json_get(claims, "aud", &aud);
+	match = audience_match(&p->cfg->audience, aud);
+	if (match == NULL && (flags & CLAIMS_AZP_AUDIENCE) != 0) {
+		(void)moa2_json_get(claims, "azp", &azp);
+		match = audience_match(&p->cfg->audience, azp);
+	}
+	if (match == NULL) {
+		moa2_result_reject(result, MOA2_VERIFY_WRONG_AUDIENCE,
+			      "aud %s none of the configured audience (%s%s)",
+			      aud == NULL ? "is missing, so it contains" : "contains",
+			      p->cfg->audience.items[0],
+			      p->cfg->audience.count > 1 ? ", ..." : "");
+		return -1;
+	}
+	moa2_result_check(result, "aud: contains %s", match);
+	return 0;
+}
+
+/* Does the scope claim (space-separated string or array) grant scope? */
+static bool
+claim_has_scope(const struct moa2_json *claim, const char *scope)
+{
+	const char *str = moa2_json_string(claim);
+	size_t len = strlen(scope);
+
+	if (str != NULL) {
+		for (const char *p = str; *p != '\0'; ) {
+			size_t n = strcspn(p, " ");
+
+			if (n == len && memcmp(p, scope, len) == 0)
+				return true;
+			p += n;
+			p += strspn(p, " ");
+		}
+		return false;
+	}
+	for (size_t i = 0; i < moa2_json_array_len(claim); i++) {
+		str = moa2_json_string(moa2_json_array_get(claim, i));
+		if (str != NULL && strcmp(str, scope) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+check_scopes(const struct moa2_provider *p, const struct moa2_json *claims,
+	     struct moa2_verify_result *result)
+{
+	for (unsigned int i = 0; i < p->cfg->required_scopes.count; i++) {
+		const char *scope = p->cfg->required_scopes.items[i];
+		bool found = false;
+
+		for (unsigned int c = 0; c < p->cfg->scope_claims.count && !found; c++) {
+			const struct moa2_json *claim;
+
+			if (moa2_json_get(claims, p->cfg->scope_claims.items[c], &claim) > 0)
+				found = claim_has_scope(claim, scope);
+		}
+		if (!found) {
+			moa2_result_reject(result, MOA2_VERIFY_INSUFFICIENT_SCOPE,
+				      "the token does not grant the required scope %s", scope);
+			return -1;
+		}
+	}
+	if (p->cfg->required_scopes.count > 0)
+		moa2_result_check(result, "scope: grants %s", p->scope);
+	return 0;
+}
+
+/* A required claim matches when its text equals the value, or for an
+   array when one of its scalar members does. */
+static bool
+claim_value_matches(const struct moa2_json *claim, const char *value)
+{
+	const char *text = moa2_json_scalar_text(claim);
+
+	if (text != NULL)
+		return strcmp(text, value) == 0;
+	for (size_t i = 0; i < moa2_json_array_len(claim); i++) {
+		text = moa2_json_scalar_text(moa2_json_array_get(claim, i));
+		if (text != NULL && strcmp(text, value) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+check_required_claims(const struct moa2_provider *p, const struct moa2_json *claims,
+		      struct moa2_verify_result *result)
+{
+	for (unsigned int i = 0; i < p->cfg->required_claims_count; i++) {
+		const struct moa2_required_claim *req = &p->cfg->required_claims[i];
+		const struct moa2_json *claim;
+
+		if (moa2_json_get(claims, req->name, &claim) == 0) {
+			moa2_result_reject(result, MOA2_VERIFY_MISSING_CLAIM,
+				      "the required claim %s is missing (expected %s)",
+				      req->name, req->value);
+			return -1;
+		}
+		if (!claim_value_matches(claim, req->value)) {
+			moa2_result_reject(result, MOA2_VERIFY_CLAIM_MISMATCH,
+				      "the claim %s does not have the required value %s",
+				      req->name, req->value);
+			return -1;
+		}
+		moa2_result_check(result, "%s: %s (required)", req->name, req->value);
+	}
+	return 0;
+}
+
+static int
+check_identity(const struct moa2_provider *p, const struct moa2_json *claims,
+	       const char *asserted_user, struct moa2_verify_result *result)
+{
+	const char *claim;
+	char buf[128];
+
+	if (moa2_identity_from_claims(claims, &p->rules, &result->identity, &claim) < 0) {
+		if (claim == NULL)
+			moa2_result_reject(result, MOA2_VERIFY_NO_IDENTITY,
+				      "none of the username claims (%s...) is present",
+				      p->rules.claims[0]);
+		else
+			moa2_result_reject(result, MOA2_VERIFY_NO_IDENTITY,
+				      "the username claim %s is not a usable user name", claim);
+		return -1;
+	}
+	moa2_result_check(result, "identity: %s (from %s)", result->identity, claim);
+	if (asserted_user != NULL &&
+	    !moa2_identity_matches(asserted_user, result->identity, &p->rules)) {
+		moa2_result_reject(result, MOA2_VERIFY_USER_MISMATCH,
+			      "the client asserted user %s but the token belongs to %s",
+			      moa2_printable(asserted_user, buf, sizeof(buf)), result->identity);
+		return -1;
+	}
+	if (asserted_user != NULL)
+		moa2_result_check(result, "user binding: the asserted user matches");
+	return 0;
+}
+
+static char *
+claim_export_text(const struct moa2_json *claim)
+{
+	const char *text = moa2_json_scalar_text(claim);
+	size_t total = 0, n = moa2_json_array_len(claim);
+	char *out;
+
+	if (text != NULL)
+		return strdup(text);
+	if (n == 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		text = moa2_json_scalar_text(moa2_json_array_get(claim, i));
+		total += text == NULL ? 0 : strlen(text) + 1;
+	}
+	if ((out = calloc(1, total + 1)) == NULL)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		text = moa2_json_scalar_text(moa2_json_array_get(claim, i));
+		if (text == NULL)
+			continue;
+		if (out[0] != '\0')
+			strcat(out, " ");
+		strcat(out, text);
+	}
+	return out;
+}
+
+static void
+export_claims(const struct moa2_provider *p, const struct moa2_json *claims,
+	      struct moa2_verify_result *result)
+{
+	const struct moa2_config_list *names = &p->cfg->claims_export;
+
+	if (names->count == 0)
+		return;
+	result->claims = calloc(names->count, sizeof(*result->claims));
+	if (result->claims == NULL)
+		abort();
+	for (unsigned int i = 0; i < names->count; i++) {
+		const struct moa2_json *claim;
+		char *value;
+
+		if (moa2_json_get(claims, names->items[i], &claim) == 0 ||
+		    (value = claim_export_text(claim)) == NULL)
+			continue;
+		result->claims[result->claims_count].name = strdup(names->items[i]);
+		result->claims[result->claims_count++].value = value;
+	}
+}
+
+int
+moa2_verify_claims(const struct moa2_provider *p, const struct moa2_json *claims,
+	      unsigned int flags, const char *asserted_user,
+	      struct moa2_verify_result *result)
+{
+	if (!moa2_json_is_object(claims)) {
+		moa2_result_reject(result, MOA2_VERIFY_MALFORMED, "the claims are not a JSON object");
+		return -1;
+	}
+	if (check_times(p, claims, flags, result) < 0 ||
+	    check_issuer(p, claims, flags, result) < 0 ||
+	    check_audience(p, claims, flags, result) < 0 ||
+	    check_scopes(p, claims, result) < 0 ||
+	    check_required_claims(p, claims, result) < 0 ||
+	    check_identity(p, claims, asserted_user, result) < 0)
+		return -1;
+	export_claims(p, claims, result);
+	return 0;
+}
