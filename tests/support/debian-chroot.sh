@@ -48,9 +48,11 @@
 #       deepest first (lazily when busy), whether or not moa2_chroot_mount
 #       completed: safe in a trap, idempotent, always returns 0 unless a
 #       mount is still there afterwards. The mount points of BINDs stay
-#       (empty dirs in the chroot): the caller removes one with rmdir when
-#       no process of its own uses it any more (an rmdir while another
-#       namespace has a mount there would detach that mount).
+#       (empty dirs in the chroot): moa2_chroot_rmdir_bind removes one.
+#   moa2_chroot_rmdir_bind DIR PATH
+#       removes the empty mount point DIR/PATH of a BIND unless a process
+#       (in any mount namespace) still has a mount there: a plain rmdir
+#       would detach the mount under that process.
 #   moa2_chroot_run DIR CMD...
 #       CMD in the chroot, in a new private mount namespace (unshare -m)
 #       that has the mounts of moa2_chroot_mount and the BINDs listed in
@@ -273,6 +275,23 @@ moa2_chroot_umount() {
 		_moa2_chroot_say "still mounted under $_mu_dir: $(_moa2_chroot_mounts_under "$_mu_dir" | tr '\n' ' ')"
 		return 1
 	fi
+	return 0
+}
+
+moa2_chroot_rmdir_bind() {
+	_rb_dir=$1
+	_rb_path=$2
+	[ -d "$_rb_dir$_rb_path" ] || return 0
+	# a process rooted in the chroot sees PATH, any other DIR/PATH
+	for _rb_mi in $(grep -l -F -e " $_rb_path " -e " $_rb_dir$_rb_path " \
+		/proc/[0-9]*/mountinfo 2>/dev/null); do
+		_rb_root=$(readlink "${_rb_mi%/mountinfo}/root" 2>/dev/null) || continue
+		_rb_want=$_rb_dir$_rb_path
+		[ "$_rb_root" = "$_rb_dir" ] && _rb_want=$_rb_path
+		awk -v p="$_rb_want" '$5 == p { f = 1 } END { exit !f }' "$_rb_mi" 2>/dev/null &&
+			return 0
+	done
+	rmdir "$_rb_dir$_rb_path" 2>/dev/null
 	return 0
 }
 
