@@ -11,9 +11,13 @@
 # environment changes it), so Dovecot runs in a private mount namespace
 # (unshare -m) where DIR/mods, holding the module and copies of the
 # system's auth modules, is bind-mounted over that dir: the system's files
-# are never touched. Without unshare the module is copied into the system
-# dir and removed when the calling shell is gone (refused if a
-# libauthdb_bearer.so is installed there already).
+# are never touched. The same for a settings module (Dovecot 2.4: the
+# module of MODULEDIR/settings that makes doveconf and the config process
+# know the plugin's settings): DIR/setmods over that dir, also for doveconf
+# and doveadm (dovecot_cmd). Without unshare the module is copied into the
+# system dir and removed when the calling shell is gone (refused if a
+# module of that name is installed there already, or with a settings
+# module).
 #
 # DOVECOT_CHROOT=DIR (a chroot of tests/support/debian-chroot.sh, e.g.
 # build/chroots/trixie) runs the Dovecot programs (dovecot, doveadm,
@@ -29,12 +33,15 @@
 # across versions. The chroot's dovecot/dovenull users have uids of their
 # own: dovecot_chown resolves them.
 #
-#   dovecot_setup DIR [MODULE] DV=DIR (mods, mail, run, state), the module
-#                              set-up; sets DOVECOT_MODULE_MODE (namespace |
-#                              installed | chroot | none: no MODULE, a stock
-#                              Dovecot) or, on refusal, DOVECOT_SETUP_ERROR
-#                              and returns 1; sets DOVECOT_VERSION (2.3.19.1,
-#                              2.4.1, ...) and DOVECOT_API (2.3 | 2.4)
+#   dovecot_setup DIR [MODULE [SETTINGS_MODULE]]
+#                              DV=DIR (mods, mail, run, state), the module
+#                              set-up (each module keeps its file name: the
+#                              2.3 plugin is libauthdb_bearer.so); sets
+#                              DOVECOT_MODULE_MODE (namespace | installed |
+#                              chroot | none: no MODULE, a stock Dovecot) or,
+#                              on refusal, DOVECOT_SETUP_ERROR and returns 1;
+#                              sets DOVECOT_VERSION (2.3.19.1, 2.4.1, ...)
+#                              and DOVECOT_API (2.3 | 2.4)
 #   dovecot_cmd CMD...         a Dovecot program (doveadm, doveconf, ...):
 #                              on the host, or in DOVECOT_CHROOT
 #   dovecot_chown USER PATH... chown to the Dovecot system USER (dovecot,
@@ -93,19 +100,38 @@ dovecot_ports() {
 	P_RELAY=$(free_port)
 }
 
-# the chroot's bind mounts: WORK (or DV), and DV/mods over the module dir
-_dovecot_binds() {
-	_db=${WORK:-$DV}
+# the module dirs' bind mounts (SRC:DST): DV/mods over the auth module
+# dir, DV/setmods over the settings module dir
+_dovecot_module_binds() {
 	case ${DOVECOT_MODULE_MODE:-none} in
 	none) ;;
-	*) _db="$_db $DV/mods:$AUTH_MODULE_DIR" ;;
+	*) printf '%s\n' "$DV/mods:$AUTH_MODULE_DIR" ;;
 	esac
-	printf '%s\n' "$_db"
+	[ -n "${DOVECOT_SETTINGS_MODULE_DIR:-}" ] &&
+		printf '%s\n' "$DV/setmods:$DOVECOT_SETTINGS_MODULE_DIR"
+	return 0
+}
+
+# the chroot's bind mounts: WORK (or DV) at the same path, and the modules
+_dovecot_binds() {
+	printf '%s %s\n' "${WORK:-$DV}" "$(_dovecot_module_binds | tr '\n' ' ')"
+}
+
+# _dovecot_in_namespace CMD...: CMD in a private mount namespace with the
+# module binds (the host's Dovecot)
+_dovecot_in_namespace() {
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	unshare -m sh -c 'binds=$1; shift
+		for b in $binds; do mount --bind "${b%%:*}" "${b#*:}" || exit 125; done
+		exec "$@"' sh "$(_dovecot_module_binds | tr '\n' ' ')" "$@"
 }
 
 dovecot_cmd() {
 	if [ -n "${DOVECOT_CHROOT:-}" ]; then
 		MOA2_CHROOT_BINDS=$(_dovecot_binds) moa2_chroot_run "$DOVECOT_CHROOT" "$@"
+	elif [ -n "${DOVECOT_SETTINGS_MODULE_DIR:-}" ]; then
+		# doveconf and doveadm must know the plugin's settings too
+		_dovecot_in_namespace "$@"
 	else
 		"$@"
 	fi
@@ -159,10 +185,24 @@ _dovecot_auth_module_dir() {
 	AUTH_MODULE_DIR=$AUTH_MODULE_DIR/auth
 }
 
+# _dovecot_module_copy MODULE SRC_DIR DEST_DIR: DEST_DIR gets copies of
+# SRC_DIR's modules and MODULE in place of its namesake
+_dovecot_module_copy() {
+	_dmc_name=$(basename "$1")
+	mkdir -p "$3"
+	cp "$1" "$3/$_dmc_name" || return 1
+	for _dmc_m in "$2"/*.so; do
+		[ -f "$_dmc_m" ] && [ "$(basename "$_dmc_m")" != "$_dmc_name" ] &&
+			cp "$_dmc_m" "$3/"
+	done
+	return 0
+}
+
 dovecot_setup() {
 	DV=$1
 	DOVECOT_SETUP_ERROR=
 	DOVECOT_MODULE_MODE=
+	DOVECOT_SETTINGS_MODULE_DIR=
 	_dovecot_init || return 1
 	mkdir -p "$DV/mods" "$DV/mail"
 	chown "$MAIL_UID:$MAIL_UID" "$DV/mail"
@@ -171,27 +211,38 @@ dovecot_setup() {
 		DOVECOT_MODULE_MODE=none
 		return 0
 	fi
-	cp "$2" "$DV/mods/libauthdb_bearer.so"
-	for _dv_m in "${DOVECOT_CHROOT:-}$AUTH_MODULE_DIR"/*.so; do
-		[ -f "$_dv_m" ] && [ "$(basename "$_dv_m")" != libauthdb_bearer.so ] &&
-			cp "$_dv_m" "$DV/mods/"
-	done
+	_dovecot_module_copy "$2" "${DOVECOT_CHROOT:-}$AUTH_MODULE_DIR" "$DV/mods" || {
+		DOVECOT_SETUP_ERROR="cannot copy $2"
+		return 1
+	}
+	if [ -n "${3:-}" ]; then
+		_dovecot_module_copy "$3" "${DOVECOT_CHROOT:-}${AUTH_MODULE_DIR%/auth}/settings" \
+			"$DV/setmods" || {
+			DOVECOT_SETUP_ERROR="cannot copy $3"
+			return 1
+		}
+		DOVECOT_SETTINGS_MODULE_DIR=${AUTH_MODULE_DIR%/auth}/settings
+	fi
 
+	_dv_name=$(basename "$2")
 	if [ -n "${DOVECOT_CHROOT:-}" ]; then
-		# the bind mount is in each dovecot_cmd's own namespace
+		# the bind mounts are in each dovecot_cmd's own namespace
 		DOVECOT_MODULE_MODE=chroot
 	elif unshare -m true 2>/dev/null; then
 		DOVECOT_MODULE_MODE=namespace
-	elif [ -e "$AUTH_MODULE_DIR/libauthdb_bearer.so" ]; then
-		DOVECOT_SETUP_ERROR="no mount namespace (unshare -m) and $AUTH_MODULE_DIR/libauthdb_bearer.so exists: not replacing an installed module"
+	elif [ -n "${3:-}" ]; then
+		DOVECOT_SETUP_ERROR="no mount namespace (unshare -m): a settings module needs one"
+		return 1
+	elif [ -e "$AUTH_MODULE_DIR/$_dv_name" ]; then
+		DOVECOT_SETUP_ERROR="no mount namespace (unshare -m) and $AUTH_MODULE_DIR/$_dv_name exists: not replacing an installed module"
 		return 1
 	else
 		DOVECOT_MODULE_MODE=installed
-		cp "$2" "$AUTH_MODULE_DIR/libauthdb_bearer.so"
+		cp "$2" "$AUTH_MODULE_DIR/$_dv_name"
 		# removed when the calling shell is gone, however it ends
 		(
 			while kill -0 $$ 2>/dev/null; do sleep 1; done
-			rm -f "$AUTH_MODULE_DIR/libauthdb_bearer.so"
+			rm -f "$AUTH_MODULE_DIR/$_dv_name"
 		) </dev/null >/dev/null 2>&1 &
 	fi
 	return 0
@@ -271,7 +322,8 @@ EOF
 # mail_location is mail_driver + mail_path; %u is %{user}; a passdb or
 # userdb is a named block (the name is the driver unless driver = says
 # otherwise) whose settings are keys of their own (no args, userdb fields
-# in fields { }); an inet_listener has listen, not address; the inbox
+# in fields { }, passdb mechanisms is mechanisms_filter, use_worker
+# replaces blocking); an inet_listener has listen, not address; the inbox
 # namespace is declared.
 _dovecot_write_conf_24() {
 	cat >"$DV/dovecot.conf" <<EOF
@@ -288,6 +340,9 @@ default_internal_group = dovecot
 default_login_user = dovenull
 ssl = no
 auth_allow_cleartext = yes
+# 2.4 delays every temporary failure by 2-3 s (2.3 does not): callers that
+# want it set it again after this
+auth_internal_failure_delay = 0
 mail_driver = maildir
 mail_path = %{home}/Maildir
 submission_relay_host = 127.0.0.1
@@ -353,8 +408,7 @@ dovecot_start() {
 		# until it exits
 		dovecot_cmd dovecot -c "$DV/dovecot.conf" >"$DV/start.out" 2>&1
 	elif [ "$DOVECOT_MODULE_MODE" = namespace ]; then
-		unshare -m sh -c 'mount --bind "$1" "$2" && exec dovecot -c "$3"' \
-			sh "$DV/mods" "$AUTH_MODULE_DIR" "$DV/dovecot.conf" >"$DV/start.out" 2>&1
+		_dovecot_in_namespace dovecot -c "$DV/dovecot.conf" >"$DV/start.out" 2>&1
 	else
 		dovecot -c "$DV/dovecot.conf" >"$DV/start.out" 2>&1
 	fi
