@@ -27,7 +27,8 @@
 #       complete, its marker file (.moa2-chroot) written last: an
 #       interrupted creation never counts as a chroot; its leftovers are
 #       removed by the next ensure. Present: only the missing PACKAGEs are
-#       installed (apt-get update first only when the install fails). One
+#       installed (apt-get update first only when the install fails), and
+#       empty mount points left in tmp/moa2-* by killed runs are removed. One
 #       ensure per suite at a time (flock on build/chroots/.SUITE.lock).
 #       Everything that mounts runs in a private mount namespace, so an
 #       ensure killed at any point (even by SIGKILL) leaves nothing mounted.
@@ -382,7 +383,11 @@ _moa2_chroot_ensure_locked() {
 		_moa2_chroot_say "$_el_suite chroot ready in $(($(date +%s) - _el_t0)) s: $_el_dir"
 		return 0
 	fi
-	# present: only the missing packages
+	# present: empty mount points that killed test runs left in tmp/
+	for _el_mp in "$_el_dir"/tmp/moa2-*; do
+		[ -d "$_el_mp" ] && moa2_chroot_rmdir_bind "$_el_dir" "${_el_mp#"$_el_dir"}"
+	done
+	# only the missing packages
 	_el_missing=$(_moa2_chroot_missing "$_el_dir" "$@")
 	[ -z "$_el_missing" ] && return 0
 	# shellcheck disable=SC2086

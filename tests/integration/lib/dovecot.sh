@@ -128,7 +128,12 @@ _dovecot_in_namespace() {
 
 dovecot_cmd() {
 	if [ -n "${DOVECOT_CHROOT:-}" ]; then
-		MOA2_CHROOT_BINDS=$(_dovecot_binds) moa2_chroot_run "$DOVECOT_CHROOT" "$@"
+		_dc_rc=0
+		MOA2_CHROOT_BINDS=$(_dovecot_binds) moa2_chroot_run "$DOVECOT_CHROOT" "$@" || _dc_rc=$?
+		# the chroot's mount point of WORK goes unless a process (a
+		# Dovecot started by this) still has its mount there
+		moa2_chroot_rmdir_bind "$DOVECOT_CHROOT" "${WORK:-$DV}"
+		return $_dc_rc
 	elif [ -n "${DOVECOT_SETTINGS_MODULE_DIR:-}" ]; then
 		# doveconf and doveadm must know the plugin's settings too
 		_dovecot_in_namespace "$@"
@@ -435,8 +440,7 @@ dovecot_stop() {
 	done
 	kill -0 "$DOVECOT_PID" 2>/dev/null && return 1
 	DOVECOT_PID=
-	# the chroot's empty mount point of WORK, unless a process still has
-	# a mount there
+	# the chroot's empty mount point of WORK, now that the master is gone
 	[ -n "${DOVECOT_CHROOT:-}" ] && moa2_chroot_rmdir_bind "$DOVECOT_CHROOT" "${WORK:-$DV}"
 	return 0
 }
