@@ -326,8 +326,13 @@ smtp_auth(struct smtp *s, struct cli_token_ctx *ctx, const struct smtp_opts *o,
 		return -1;
 	}
 	if (line_len <= SMTP_MAX_COMMAND) {
-		snprintf(line, line_len, "AUTH %s %s", mech, b64);
-		code = smtp_cmd_secret(s, shown, line) < 0 ? -1 : smtp_reply(s, false, last, sizeof(last));
+		/* line_len fits by construction; the check is for gcc >= 14,
+		   whose -Wformat-truncation cannot see that */
+		if (snprintf(line, line_len, "AUTH %s %s", mech, b64) >= (int)line_len)
+			code = -1;
+		else
+			code = smtp_cmd_secret(s, shown, line) < 0 ? -1 :
+				smtp_reply(s, false, last, sizeof(last));
 	} else {
 		/* too long for one command line: wait for the empty challenge */
 		code = smtp_cmd(s, "AUTH %s", mech) < 0 ? -1 : smtp_reply(s, false, last, sizeof(last));

@@ -22,7 +22,9 @@
 # Env: DOVECOT_MODULE (default build/ci/plugin/dovecot/.libs/libauthdb_bearer.so),
 # MOA2_TEST_MAIL_UID (uid/gid owning the test mailboxes, default 64999, no
 # passwd entry needed), DOVECOT_EXTRA_CONF (lines added to dovecot.conf),
-# KEEP_WORK=1 (keep the temp dir). A module built with clang
+# KEEP_WORK=1 (keep the temp dir), DOVECOT_CHROOT (the Dovecot of a Debian
+# chroot, lib/dovecot.sh; the plugin must be built against it). A module
+# built with clang
 # -fsanitize=address,undefined runs with
 #   DOVECOT_EXTRA_CONF='default_vsz_limit = 0
 #   import_environment = $import_environment LD_PRELOAD=<libclang_rt.asan-x86_64.so>
@@ -56,7 +58,11 @@ chmod 600 "$WORK/.tokens"
 # ---------------------------------------------------------------- checks
 
 missing=
-for cmd in dovecot doveadm postfix postconf curl swaks python3 node openssl; do
+# (with DOVECOT_CHROOT, dovecot and doveadm are the chroot's: dovecot_setup
+# checks them)
+dovecot_cmds="dovecot doveadm"
+[ -n "${DOVECOT_CHROOT:-}" ] && dovecot_cmds=
+for cmd in $dovecot_cmds postfix postconf curl swaks python3 node openssl; do
 	command -v "$cmd" >/dev/null 2>&1 || missing="$missing $cmd"
 done
 if [ -n "$missing" ]; then
@@ -239,7 +245,7 @@ auth_debug = yes
 
 # verification in the auth process (blocking=threads, the default, and
 # blocking=no) runs as user dovecot
-chown dovecot "$WORK/cache"
+dovecot_chown dovecot "$WORK/cache"
 
 # ---------------------------------------------------------------- Dovecot
 
@@ -249,7 +255,7 @@ if ! dovecot_setup "$DV" "$DOVECOT_MODULE"; then
 fi
 
 dovecot_conf ""
-if doveconf -c "$DV/dovecot.conf" -n >"$OUT/doveconf.out" 2>&1 &&
+if dovecot_cmd doveconf -c "$DV/dovecot.conf" -n >"$OUT/doveconf.out" 2>&1 &&
 	grep -q 'auth_mechanisms = plain xoauth2 oauthbearer' "$OUT/doveconf.out" &&
 	grep -q 'driver = bearer' "$OUT/doveconf.out"; then
 	ok "conf.d/dovecot/10-mail-oauth2.conf: doveconf accepts it (auth_mechanisms extended, passdb bearer)"
@@ -316,7 +322,7 @@ expect_login "bob's own token (user=bob): logged in as bob" 0 OK \
 	imap "$P_IMAP" "$token_bob" --user "$BOB"
 
 remember_token "$token_alice"
-if doveadm -c "$DV/dovecot.conf" auth test -x service=imap "$ALICE" "$token_alice" \
+if dovecot_cmd doveadm -c "$DV/dovecot.conf" auth test -x service=imap "$ALICE" "$token_alice" \
 	>"$OUT/doveadm.out" 2>&1 && grep -q "passdb: $ALICE auth succeeded" "$OUT/doveadm.out"; then
 	ok "doveadm auth test (PLAIN at the auth socket) with the token: succeeded"
 else
@@ -496,7 +502,7 @@ fi
 # blocking=no: the same in the auth process itself (user dovecot), with a
 # key cache of its own (the workers' cache files belong to root)
 mkdir -p "$WORK/cache-inproc"
-chown dovecot "$WORK/cache-inproc"
+dovecot_chown dovecot "$WORK/cache-inproc"
 sed -i "s|^cache_dir = .*|cache_dir = $WORK/cache-inproc|" "$WORK/verify.conf"
 dovecot_stop || not_ok "Dovecot stops" "pid $DOVECOT_PID still running"
 if idp_restart; then
