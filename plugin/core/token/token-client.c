@@ -8,6 +8,7 @@
 #include "token/token-client-private.h"
 
 #include "support/json.h"
+#include "support/oidc-discovery.h"
 #include "token/token-assertion.h"
 
 #include <errno.h>
@@ -40,11 +41,9 @@ struct account_rt {
 	struct moa2_token_state mem;
 	/* the stored refresh token that mem's refresh token superseded */
 	char *mem_replaces;
-	/* endpoints from discovery */
-	bool discovered;
-	char *disc_token;
-	char *disc_device;
-	char *disc_authorization;
+	/* endpoints from discovery, when the config leaves one open */
+	struct moa2_oidc_discovery *discovery;
+	char token_host[256];  /* of the last token request, for messages */
 };
 
 struct moa2_token_client {
@@ -230,9 +229,7 @@ account_rt_free(struct account_rt *rt)
 	free(rt->open_error);
 	moa2_token_state_clear(&rt->mem);
 	moa2_secret_str_free(&rt->mem_replaces);
-	free(rt->disc_token);
-	free(rt->disc_device);
-	free(rt->disc_authorization);
+	moa2_oidc_discovery_destroy(&rt->discovery);
 }
 
 void
@@ -281,88 +278,46 @@ account_rt_of(struct moa2_token_client *client,
 
 /* ------------------------------------------------------------- discovery */
 
-static int
-discovery_endpoint(struct moa2_token_client *client, const struct moa2_json *doc,
-		   const char *key, char **url_r, const char **error_r)
+/* The account's discovery document (support/oidc-discovery.h), kept in
+   memory with the default policy: the token client has no cache options
+   and a chrooted smtp could not write a cache file. */
+static struct moa2_oidc_discovery *
+discovery_create(struct moa2_token_client *client, const struct account_rt *rt)
 {
-	const char *url;
-	int ret = moa2_json_get_string(doc, key, &url);
+	struct moa2_oidc_discovery_settings set = {
+		.url = rt->cfg->discovery_url, .issuer = rt->cfg->issuer,
+		.allow_http_loopback = client->config->allow_http_loopback,
+		.cache_min = MOA2_OIDC_DISCOVERY_CACHE_MIN,
+		.cache_max = MOA2_OIDC_DISCOVERY_CACHE_MAX,
+		.retry_interval = MOA2_OIDC_DISCOVERY_RETRY_INTERVAL,
+		.stale_max = MOA2_OIDC_DISCOVERY_STALE_MAX,
+	};
+	char *owner = moa2_strdup_printf("account %s", rt->cfg->name);
+	struct moa2_oidc_discovery *d;
 
-	*url_r = NULL;
-	if (ret == 0)
-		return 0;
-	if (ret < 0) {
-		*error_r = "an endpoint is not a string";
-		return -1;
-	}
-	if (!moa2_url_is_allowed(url, client->config->allow_http_loopback, error_r))
-		return -1;
-	*url_r = moa2_strdup(url);
-	return 0;
+	set.owner = owner;
+	d = moa2_oidc_discovery_create(&set, client->http, &client->logger);
+	free(owner);
+	return d;
 }
 
 static int
-discover_parse(struct moa2_token_client *client, struct account_rt *rt,
-	       const char *body, size_t len, const char **error_r)
+discover(struct moa2_token_client *client, struct account_rt *rt,
+	 const struct moa2_oidc_endpoints **endpoints_r, char **error_r)
 {
-	struct moa2_json *doc;
-	const char *issuer;
-	int ret = -1;
-
-	if (moa2_json_parse(body, len, &doc, error_r) < 0)
-		return -1;
-	if (!moa2_json_is_object(doc))
-		*error_r = "not a JSON object";
-	else if (moa2_json_get_string(doc, "issuer", &issuer) <= 0 ||
-		 strcmp(issuer, rt->cfg->issuer) != 0)
-		*error_r = "its issuer differs from the configured issuer";
-	else if (discovery_endpoint(client, doc, "token_endpoint", &rt->disc_token, error_r) == 0 &&
-		 discovery_endpoint(client, doc, "device_authorization_endpoint",
-				    &rt->disc_device, error_r) == 0 &&
-		 discovery_endpoint(client, doc, "authorization_endpoint",
-				    &rt->disc_authorization, error_r) == 0)
-		ret = 0;
-	moa2_json_free(&doc);
-	return ret;
-}
-
-static int
-discover(struct moa2_token_client *client, struct account_rt *rt, char **error_r)
-{
-	struct moa2_http_response resp;
 	const char *reason = NULL;
 	char host[256];
 
-	if (rt->discovered || rt->cfg->discovery_url == NULL)
+	if (rt->discovery == NULL)
+		rt->discovery = discovery_create(client, rt);
+	if (moa2_oidc_discovery_get(rt->discovery, client_now(client), false, endpoints_r,
+				    &reason) >= 0)
 		return 0;
 	url_host(rt->cfg->discovery_url, host, sizeof(host));
-	if (moa2_http_get(client->http, rt->cfg->discovery_url, NULL, &resp, &reason) < 0) {
-		*error_r = moa2_strdup_printf("account %s: cannot fetch the discovery document "
-					      "from %s: %s; mail stays queued and is retried",
-					      rt->cfg->name, host, reason);
-		moa2_http_response_clear(&resp);
-		return -1;
-	}
-	if (resp.status != 200) {
-		*error_r = moa2_strdup_printf("account %s: discovery at %s answered HTTP %ld; "
-					      "mail stays queued and is retried (check issuer)",
-					      rt->cfg->name, host, resp.status);
-		moa2_http_response_clear(&resp);
-		return -1;
-	}
-	if (discover_parse(client, rt, resp.body, resp.body_len, &reason) < 0) {
-		free(rt->disc_token);
-		free(rt->disc_device);
-		free(rt->disc_authorization);
-		rt->disc_token = rt->disc_device = rt->disc_authorization = NULL;
-		*error_r = moa2_strdup_printf("account %s: the discovery document of %s is not "
-					      "usable: %s", rt->cfg->name, host, reason);
-		moa2_http_response_clear(&resp);
-		return -1;
-	}
-	moa2_http_response_clear(&resp);
-	rt->discovered = true;
-	return 0;
+	*error_r = moa2_strdup_printf("account %s: no usable discovery document from %s: "
+				      "%s; mail stays queued and is retried", rt->cfg->name,
+				      host, reason);
+	return -1;
 }
 
 /* all: the CLI wants every endpoint; a token request only the token one */
@@ -374,12 +329,13 @@ endpoints_of(struct moa2_token_client *client, struct account_rt *rt, bool all,
 	bool need = a->token_endpoint == NULL ||
 		(all && (a->device_authorization_endpoint == NULL ||
 			 a->authorization_endpoint == NULL));
+	const struct moa2_oidc_endpoints *disc = NULL;
 	char *error = NULL;
 
 	memset(ep, 0, sizeof(*ep));
 	/* discovery only when the config leaves an endpoint open; when it
 	   fails, the configured token endpoint still works */
-	if (need && a->discovery_url != NULL && discover(client, rt, &error) < 0) {
+	if (need && a->discovery_url != NULL && discover(client, rt, &disc, &error) < 0) {
 		if (a->token_endpoint == NULL) {
 			*error_r = error;
 			return -1;
@@ -387,11 +343,13 @@ endpoints_of(struct moa2_token_client *client, struct account_rt *rt, bool all,
 		moa2_log(&client->logger, MOA2_LOG_WARNING, "%s", error);
 		free(error);
 	}
-	ep->token = a->token_endpoint != NULL ? a->token_endpoint : rt->disc_token;
+	ep->token = a->token_endpoint != NULL ? a->token_endpoint :
+		disc != NULL ? disc->token_endpoint : NULL;
 	ep->device_authorization = a->device_authorization_endpoint != NULL ?
-		a->device_authorization_endpoint : rt->disc_device;
-	ep->authorization = a->authorization_endpoint != NULL ?
-		a->authorization_endpoint : rt->disc_authorization;
+		a->device_authorization_endpoint :
+		disc != NULL ? disc->device_authorization_endpoint : NULL;
+	ep->authorization = a->authorization_endpoint != NULL ? a->authorization_endpoint :
+		disc != NULL ? disc->authorization_endpoint : NULL;
 	if (ep->token == NULL) {
 		*error_r = moa2_strdup_printf("account %s: no token endpoint (discovery gave "
 					      "none; set token_endpoint)", a->name);
@@ -598,6 +556,7 @@ moa2_token_client_request(struct moa2_token_client *client,
 		free(error);
 		return;
 	}
+	url_host(ep.token, rt->token_host, sizeof(rt->token_host));
 	if (moa2_token_client_post(client, account, ep.token, fields, count, true,
 				   &resp, &error) < 0) {
 		reply_failed(reply_r, error);
@@ -856,7 +815,6 @@ refresh_locked(struct moa2_token_client *client, struct account_rt *rt,
 {
 	const struct moa2_token_account *a = rt->cfg;
 	struct moa2_token_reply reply;
-	char host[256] = "";
 
 	if (a->grant == MOA2_TOKEN_GRANT_REFRESH_TOKEN && state->refresh_token == NULL) {
 		*error_r = moa2_strdup_printf("account %s: the token store %s holds no refresh "
@@ -872,12 +830,8 @@ refresh_locked(struct moa2_token_client *client, struct account_rt *rt,
 	}
 	save_new_state(client, rt, state, &reply.state);
 	token_from_state(token_r, &reply.state, true);
-	if (a->token_endpoint != NULL)
-		url_host(a->token_endpoint, host, sizeof(host));
-	else if (rt->disc_token != NULL)
-		url_host(rt->disc_token, host, sizeof(host));
 	moa2_log(&client->logger, MOA2_LOG_INFO, "account %s: new access token %s "
-		 "from %s, valid for %lld s%s", a->name, token_r->fingerprint, host,
+		 "from %s, valid for %lld s%s", a->name, token_r->fingerprint, rt->token_host,
 		 (long long)(reply.state.expires_at - (int64_t)client_now(client)),
 		 reply.state.refresh_token != NULL &&
 		 !secret_equal(reply.state.refresh_token, state->refresh_token) &&
