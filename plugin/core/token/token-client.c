@@ -20,7 +20,6 @@
 
 #include <openssl/crypto.h>
 
-#define USABLE_MIN_SECONDS 10       /* a token this close to exp is not used */
 #define DEFAULT_EXPIRES_IN 3600     /* when the provider sends no expires_in */
 #define MAX_FIELDS 16
 
@@ -505,6 +504,7 @@ parse_success(const struct moa2_json *doc, time_t now,
 	reply->state.access_token = moa2_strdup(access);
 	reply->state.token_type = moa2_strdup(type != NULL ? type : "Bearer");
 	reply->state.expires_at = (int64_t)now + expires_in;
+	reply->state.access_token_at = (int64_t)now;
 	reply->state.refresh_token = moa2_strdup(refresh);
 	reply->state.refresh_token_at = refresh != NULL ? (int64_t)now : 0;
 	reply->state.scope = moa2_strdup(scope);
@@ -688,13 +688,6 @@ token_from_state(struct moa2_token *token, const struct moa2_token_state *state,
 			       token->fingerprint);
 }
 
-static bool
-usable(const struct moa2_token_state *state, time_t now)
-{
-	return state->access_token != NULL &&
-		state->expires_at > (int64_t)now + USABLE_MIN_SECONDS;
-}
-
 /* The tokens this process holds in memory (their store write failed)
    replace the store's while the store still has what they superseded, or
    when the store could not be read at all. */
@@ -848,7 +841,7 @@ fallback_current(struct moa2_token_client *client, const struct account_rt *rt,
 {
 	time_t now = client_now(client);
 
-	if (!usable(state, now))
+	if (moa2_token_freshness(state, now, rt->cfg->refresh_margin) == MOA2_TOKEN_UNUSABLE)
 		return -1;
 	moa2_log(&client->logger, MOA2_LOG_WARNING, "%s; the current access token "
 		 "is still valid for %lld s and is used meanwhile", *error_r,
@@ -856,7 +849,6 @@ fallback_current(struct moa2_token_client *client, const struct account_rt *rt,
 	free(*error_r);
 	*error_r = NULL;
 	token_from_state(token_r, state, false);
-	(void)rt;
 	return 0;
 }
 
@@ -957,6 +949,7 @@ moa2_token_invalidate(struct moa2_token_client *client, const char *account,
 	if (secret_equal(rt->mem.access_token, access_token)) {
 		moa2_secret_str_free(&rt->mem.access_token);
 		rt->mem.expires_at = 0;
+		rt->mem.access_token_at = 0;
 	}
 	if (moa2_token_store_lock(rt->store, client->config->lock_timeout * 1000u,
 				  &error) == MOA2_STORE_LOCK_FAILED) {
@@ -969,6 +962,7 @@ moa2_token_invalidate(struct moa2_token_client *client, const char *account,
 	    secret_equal(state.access_token, access_token)) {
 		moa2_secret_str_free(&state.access_token);
 		state.expires_at = 0;
+		state.access_token_at = 0;
 		state.updated_at = (int64_t)client_now(client);
 		if (moa2_token_store_write(rt->store, &state, &error) < 0) {
 			*error_r = moa2_strdup_printf("account %s: cannot drop the rejected token "

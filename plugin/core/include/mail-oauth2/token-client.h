@@ -3,7 +3,8 @@
 
 /* The outbound token client: gives the SASL client plugin (and the CLI) a
    valid access token for an account, refreshing it when it expires within
-   the account's refresh_margin.
+   the account's refresh_margin, adapted to the token's lifetime (the
+   freshness rule of token-store.h).
 
    Concurrency: N processes (Postfix smtp) that find the same expired token
    make ONE token request: a process takes the store's exclusive lock,
