@@ -332,7 +332,7 @@ moa2_token_client_endpoints(struct moa2_token_client *client,
 	return moa2_token_account_endpoints(client, rt, true, endpoints_r, error_r);
 }
 
-/* ------------------------------------------------------------------- CLI */
+/* ---------------------------------------------------- the store, for the CLI */
 
 enum moa2_store_read
 moa2_token_client_read(struct moa2_token_client *client,

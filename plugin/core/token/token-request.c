@@ -61,6 +61,8 @@ moa2_token_client_post(struct moa2_token_client *client,
 		*error_r = moa2_strdup_printf("cannot reach %s: %s", host, reason);
 		return -1;
 	}
+	if (client->hook != NULL)
+		client->hook(client->hook_context, resp_r);
 	return 0;
 }
 
@@ -210,8 +212,6 @@ moa2_token_client_request(struct moa2_token_client *client,
 		reply_failed(reply_r, error);
 		free(error);
 	} else {
-		if (client->hook != NULL)
-			client->hook(client->hook_context, &resp);
 		moa2_token_parse_reply(&resp, moa2_token_client_now(client), reply_r);
 	}
 	moa2_http_response_clear(&resp);

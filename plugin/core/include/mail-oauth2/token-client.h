@@ -72,4 +72,11 @@ int moa2_token_get(struct moa2_token_client *client, const char *account,
 int moa2_token_invalidate(struct moa2_token_client *client, const char *account,
 			  const char *access_token, char **error_r);
 
+/* Reads the account's store (see moa2_token_store_read), for `mail-oauth2
+   token show`. */
+enum moa2_store_read
+moa2_token_client_read(struct moa2_token_client *client,
+		       const struct moa2_token_account *account,
+		       struct moa2_token_state *state_r, char **error_r);
+
 #endif
