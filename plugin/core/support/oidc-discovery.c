@@ -6,7 +6,6 @@
 #include "support/oidc-discovery.h"
 
 #include "support/json.h"
-#include "support/remote-doc.h"
 #include "support/url.h"
 
 #include <stdio.h>
@@ -141,18 +140,13 @@ moa2_oidc_discovery_create(const struct moa2_oidc_discovery_settings *settings,
 			   const struct moa2_logger *logger)
 {
 	struct moa2_oidc_discovery *d = calloc(1, sizeof(*d));
-	struct moa2_remote_doc_settings set = {
-		.what = "discovery document", .owner = settings->owner,
-		.url = settings->url, .cache_path = settings->cache_path,
-		.cache_min = settings->cache_min, .cache_max = settings->cache_max,
-		.retry_interval = settings->retry_interval,
-		.stale_max = settings->stale_max,
-		.stale_max_name = settings->stale_max_name,
-		.validate = validate, .validate_context = d,
-	};
+	struct moa2_remote_doc_settings set = settings->doc;
 
 	if (d == NULL)
 		abort();
+	set.what = "discovery document";
+	set.validate = validate;
+	set.validate_context = d;
 	d->issuer = moa2_strdup(settings->issuer);
 	d->allow_http_loopback = settings->allow_http_loopback;
 	d->doc = moa2_remote_doc_create(&set, http, logger);

@@ -24,12 +24,7 @@
    any good copy the caller gets -1 and a reason, which it turns into a
    temporary failure. The reason names the member, never a token. */
 
-#include "mail-oauth2/common.h"
-#include "mail-oauth2/log.h"
-
-#include <time.h>
-
-struct moa2_http_client;
+#include "support/remote-doc.h"
 
 /* The endpoint members we use; NULL when the document has none. */
 struct moa2_oidc_endpoints {
@@ -44,13 +39,11 @@ struct moa2_oidc_endpoints {
 };
 
 struct moa2_oidc_discovery_settings {
-	const char *owner;      /* "provider NAME", "account NAME" (for logs) */
-	const char *url;        /* the discovery document */
+	/* the URL, owner, cache path and policy; what and the validator are
+	   the module's */
+	struct moa2_remote_doc_settings doc;
 	const char *issuer;     /* expected issuer; NULL: not checked */
 	bool allow_http_loopback;
-	const char *cache_path; /* NULL: kept in memory only */
-	unsigned int cache_min, cache_max, retry_interval, stale_max; /* seconds */
-	const char *stale_max_name; /* the option behind stale_max (messages) */
 };
 
 /* The policy of a user without its own options (the token client): the

@@ -12,6 +12,7 @@
 #include "token/token-client-internal.h"
 #include "support/base64.h"
 #include "support/json.h"
+#include "support/url.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,55 +368,6 @@ moa2_token_code_start(struct moa2_token_client *client,
 	return 0;
 }
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* The percent-decoded value of name in a query string (malloc()ed), or NULL. */
-static char *
-query_param(const char *query, const char *name)
-{
-	size_t name_len = strlen(name);
-
-	while (query != NULL && *query != '\0') {
-		size_t len = strcspn(query, "& #\r\n");
-
-		if (len > name_len && strncmp(query, name, name_len) == 0 &&
-		    query[name_len] == '=') {
-			const char *v = query + name_len + 1, *end = query + len;
-			char *out = malloc((size_t)(end - v) + 1), *o = out;
-			int hi, lo;
-
-			if (out == NULL)
-				abort();
-			for (; v < end; v++) {
-				if (*v == '%' && end - v >= 3 &&
-				    (hi = hex_digit(v[1])) >= 0 && (lo = hex_digit(v[2])) >= 0) {
-					*o++ = (char)(hi * 16 + lo);
-					v += 2;
-				} else {
-					*o++ = *v == '+' ? ' ' : *v;
-				}
-			}
-			*o = '\0';
-			return out;
-		}
-		query += len;
-		if (*query != '&')
-			break;
-		query++;
-	}
-	return NULL;
-}
-
 /* The authorization response (RFC 6749 §4.1.2): 0 with the code
    (malloc()ed, a secret), or -1 with the message. */
 static int
@@ -423,8 +375,8 @@ redirect_code(const struct moa2_token_account *account,
 	      const struct moa2_code_authorization *ca, const char *query,
 	      char **code_r, char **error_r)
 {
-	char *error = query_param(query, "error"), *state = query_param(query, "state");
-	char *desc = query_param(query, "error_description");
+	char *error = moa2_url_query_param(query, "error"), *state = moa2_url_query_param(query, "state");
+	char *desc = moa2_url_query_param(query, "error_description");
 	int ret = -1;
 
 	*code_r = NULL;
@@ -437,7 +389,7 @@ redirect_code(const struct moa2_token_account *account,
 		*error_r = moa2_strdup_printf("account %s: the redirect's state does not "
 					      "match this request (an old or forged "
 					      "redirect): try again", account->name);
-	} else if ((*code_r = query_param(query, "code")) == NULL) {
+	} else if ((*code_r = moa2_url_query_param(query, "code")) == NULL) {
 		*error_r = moa2_strdup_printf("account %s: the redirect has no code",
 					      account->name);
 	} else {

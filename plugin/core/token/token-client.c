@@ -242,18 +242,20 @@ moa2_token_account_rt(struct moa2_token_client *client,
 static struct moa2_oidc_discovery *
 discovery_create(struct moa2_token_client *client, const struct moa2_account_rt *rt)
 {
-	struct moa2_oidc_discovery_settings set = {
-		.url = rt->cfg->discovery_url, .issuer = rt->cfg->issuer,
-		.allow_http_loopback = client->config->allow_http_loopback,
-		.cache_min = MOA2_OIDC_DISCOVERY_CACHE_MIN,
-		.cache_max = MOA2_OIDC_DISCOVERY_CACHE_MAX,
-		.retry_interval = MOA2_OIDC_DISCOVERY_RETRY_INTERVAL,
-		.stale_max = MOA2_OIDC_DISCOVERY_STALE_MAX,
-	};
 	char *owner = moa2_strdup_printf("account %s", rt->cfg->name);
+	struct moa2_oidc_discovery_settings set = {
+		.doc = {
+			.url = rt->cfg->discovery_url, .owner = owner,
+			.cache_min = MOA2_OIDC_DISCOVERY_CACHE_MIN,
+			.cache_max = MOA2_OIDC_DISCOVERY_CACHE_MAX,
+			.retry_interval = MOA2_OIDC_DISCOVERY_RETRY_INTERVAL,
+			.stale_max = MOA2_OIDC_DISCOVERY_STALE_MAX,
+		},
+		.issuer = rt->cfg->issuer,
+		.allow_http_loopback = client->config->allow_http_loopback,
+	};
 	struct moa2_oidc_discovery *d;
 
-	set.owner = owner;
 	d = moa2_oidc_discovery_create(&set, client->http, &client->logger);
 	free(owner);
 	return d;

@@ -113,35 +113,44 @@ moa2_provider_deinit(struct moa2_provider *p)
 
 /* ------------------------------------------------ discovery and key sets */
 
-static char *
-cache_path(const struct moa2_provider *p, const char *suffix)
+/* A provider document's settings: its cache policy, owner "provider
+   NAME", persisted as cache_dir/NAME.SUFFIX. Release with doc_settings_free. */
+static void
+doc_settings(const struct moa2_provider *p, const char *url, const char *suffix,
+	     struct moa2_remote_doc_settings *set_r)
 {
 	const char *dir = p->verifier->cfg->cache_dir;
 
-	return dir == NULL ? NULL : moa2_strdup_printf("%s/%s.%s", dir, p->cfg->name, suffix);
-}
-
-/* The provider's discovery document, with its cache policy, persisted as
-   cache_dir/NAME.discovery.json. */
-static struct moa2_oidc_discovery *
-discovery_create(struct moa2_provider *p)
-{
-	struct moa2_oidc_discovery_settings set = {
-		.url = p->cfg->discovery_url, .issuer = p->cfg->issuer,
-		.allow_http_loopback = p->verifier->cfg->allow_http_loopback,
+	*set_r = (struct moa2_remote_doc_settings){
+		.url = url,
+		.owner = moa2_strdup_printf("provider %s", p->cfg->name),
+		.cache_path = dir == NULL ? NULL :
+			moa2_strdup_printf("%s/%s.%s", dir, p->cfg->name, suffix),
 		.cache_min = p->cfg->jwks_cache_min, .cache_max = p->cfg->jwks_cache_max,
 		.retry_interval = p->cfg->jwks_refetch_interval,
 		.stale_max = p->cfg->jwks_stale_max, .stale_max_name = "jwks_stale_max",
 	};
-	char *owner = moa2_strdup_printf("provider %s", p->cfg->name);
-	char *path = cache_path(p, "discovery.json");
+}
+
+static void
+doc_settings_free(struct moa2_remote_doc_settings *set)
+{
+	free((char *)set->owner);
+	free((char *)set->cache_path);
+}
+
+static struct moa2_oidc_discovery *
+discovery_create(struct moa2_provider *p)
+{
+	struct moa2_oidc_discovery_settings set = {
+		.issuer = p->cfg->issuer,
+		.allow_http_loopback = p->verifier->cfg->allow_http_loopback,
+	};
 	struct moa2_oidc_discovery *d;
 
-	set.owner = owner;
-	set.cache_path = path;
+	doc_settings(p, p->cfg->discovery_url, "discovery.json", &set.doc);
 	d = moa2_oidc_discovery_create(&set, p->verifier->http, &p->verifier->logger);
-	free(owner);
-	free(path);
+	doc_settings_free(&set.doc);
 	return d;
 }
 
@@ -192,27 +201,18 @@ validate_jwks(void *context, const char *body, size_t len, const char **error_r)
 	return 0;
 }
 
-/* The provider's JWKS, with the same cache policy, persisted as
-   cache_dir/NAME.jwks.json. */
 static struct moa2_remote_doc *
 jwks_doc_create(struct moa2_provider *p)
 {
-	struct moa2_remote_doc_settings set = {
-		.what = "JWKS", .url = p->jwks_uri,
-		.cache_min = p->cfg->jwks_cache_min, .cache_max = p->cfg->jwks_cache_max,
-		.retry_interval = p->cfg->jwks_refetch_interval,
-		.stale_max = p->cfg->jwks_stale_max, .stale_max_name = "jwks_stale_max",
-		.validate = validate_jwks, .validate_context = p,
-	};
-	char *owner = moa2_strdup_printf("provider %s", p->cfg->name);
-	char *path = cache_path(p, "jwks.json");
+	struct moa2_remote_doc_settings set;
 	struct moa2_remote_doc *doc;
 
-	set.owner = owner;
-	set.cache_path = path;
+	doc_settings(p, p->jwks_uri, "jwks.json", &set);
+	set.what = "JWKS";
+	set.validate = validate_jwks;
+	set.validate_context = p;
 	doc = moa2_remote_doc_create(&set, p->verifier->http, &p->verifier->logger);
-	free(owner);
-	free(path);
+	doc_settings_free(&set);
 	return doc;
 }
 
