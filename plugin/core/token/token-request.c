@@ -40,7 +40,8 @@ moa2_token_client_post(struct moa2_token_client *client,
 
 	if (count > MAX_FIELDS - 5)
 		abort();
-	memcpy(all, fields, count * sizeof(*fields));
+	if (count > 0) /* fields may be NULL then (a device authorization request) */
+		memcpy(all, fields, count * sizeof(*fields));
 	n = count;
 	if (account->client_auth != MOA2_TOKEN_AUTH_BASIC)
 		all[n++] = (struct moa2_http_form_field){ "client_id", account->client_id };
