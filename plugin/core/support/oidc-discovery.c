@@ -185,9 +185,3 @@ moa2_oidc_discovery_last_fetch_failed(const struct moa2_oidc_discovery *d)
 {
 	return moa2_remote_doc_last_fetch_failed(d->doc);
 }
-
-unsigned int
-moa2_oidc_discovery_fetch_count(const struct moa2_oidc_discovery *d)
-{
-	return moa2_remote_doc_fetch_count(d->doc);
-}

@@ -75,8 +75,6 @@ int moa2_oidc_discovery_get(struct moa2_oidc_discovery *discovery, time_t now,
 
 /* Whether the last fetch attempt failed (the copy, if any, is stale). */
 bool moa2_oidc_discovery_last_fetch_failed(const struct moa2_oidc_discovery *discovery);
-/* HTTP fetches made so far (tests). */
-unsigned int moa2_oidc_discovery_fetch_count(const struct moa2_oidc_discovery *discovery);
 
 /* The check above, on a document's text (exposed for tests): 0 with the
    endpoints in a malloc()ed struct (moa2_oidc_endpoints_free), or -1 with

@@ -11,7 +11,6 @@
 #include "verify/result-cache.h"
 #include "jose/jose-jws.h"
 #include "support/http-client.h"
-#include "support/remote-doc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -201,9 +200,7 @@ moa2_verifier_jwks_fetch_count(const struct moa2_verifier *v)
 {
 	unsigned int count = 0;
 
-	for (unsigned int i = 0; i < v->providers_count; i++) {
-		if (v->providers[i].jwks_doc != NULL)
-			count += moa2_remote_doc_fetch_count(v->providers[i].jwks_doc);
-	}
+	for (unsigned int i = 0; i < v->providers_count; i++)
+		count += moa2_provider_jwks_fetch_count(&v->providers[i]);
 	return count;
 }

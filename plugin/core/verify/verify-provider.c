@@ -251,6 +251,12 @@ moa2_provider_keys(struct moa2_provider *p, bool refresh,
 	return 0;
 }
 
+unsigned int
+moa2_provider_jwks_fetch_count(const struct moa2_provider *p)
+{
+	return p->jwks_doc != NULL ? moa2_remote_doc_fetch_count(p->jwks_doc) : 0;
+}
+
 /* ------------------------------------------------ `mail-oauth2 discover` */
 
 static void

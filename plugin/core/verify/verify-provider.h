@@ -28,4 +28,7 @@ int moa2_provider_keys(struct moa2_provider *p, bool refresh,
    Returns whether everything could be fetched. */
 bool moa2_provider_report(struct moa2_provider *p, char *buf, size_t size);
 
+/* HTTP fetches of the provider's key set so far (tests, benchmarks). */
+unsigned int moa2_provider_jwks_fetch_count(const struct moa2_provider *p);
+
 #endif
