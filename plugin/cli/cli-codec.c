@@ -14,7 +14,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "support/base64.h"
 #include "mail-oauth2/sasl-codec.h"
 #include "cli.h"
 
@@ -146,18 +145,11 @@ cli_encode_print(enum moa2_sasl_mech mech,
 		 const struct moa2_sasl_client_params *params)
 {
 	enum moa2_sasl_error error;
-	char *raw, *b64;
-	size_t raw_len;
+	char *b64;
 	int ret;
 
-	if (moa2_sasl_build(mech, params, &raw, &raw_len, &error) < 0)
+	if (moa2_sasl_build_base64(mech, params, &b64, &error) < 0)
 		return cli_encode_error(error, NULL);
-	b64 = moa2_base64_encode(raw, raw_len);
-	moa2_secret_free(raw, raw_len + 1);
-	if (b64 == NULL) {
-		fprintf(stderr, "%s encode: out of memory\n", CLI_PROGRAM);
-		return CLI_EXIT_FAIL;
-	}
 	ret = cli_write_secret_line("", b64, strlen(b64));
 	moa2_secret_str_free(&b64);
 	if (ret < 0) {

@@ -27,7 +27,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "support/base64.h"
 #include "mail-oauth2/sasl-codec.h"
 #include "cli-token.h"
 
@@ -303,19 +302,15 @@ smtp_auth(struct smtp *s, struct cli_token_ctx *ctx, const struct smtp_opts *o,
 	};
 	const char *mech = moa2_sasl_mech_name(o->mech);
 	enum moa2_sasl_error err;
-	char *raw = NULL, *b64, *line, shown[256], last[SMTP_MAX_LINE], *error = NULL;
-	size_t raw_len = 0, line_len;
+	char *b64, *line, shown[256], last[SMTP_MAX_LINE], *error = NULL;
+	size_t line_len;
 	int code;
 
-	if (moa2_sasl_build(o->mech, &params, &raw, &raw_len, &err) < 0) {
+	if (moa2_sasl_build_base64(o->mech, &params, &b64, &err) < 0) {
 		fprintf(stderr, "%s token test-smtp: cannot build the %s response: %s\n",
 			CLI_PROGRAM, mech, moa2_sasl_error_sentence(err));
 		return -1;
 	}
-	b64 = moa2_base64_encode(raw, raw_len);
-	moa2_secret_free(raw, raw_len + 1);
-	if (b64 == NULL)
-		return -1;
 	snprintf(shown, sizeof(shown), "AUTH %s [initial response: %s%s, token %s, "
 		 "%zu base64 characters]", mech, user != NULL ? "user=" : "no user",
 		 user != NULL ? user : "", token->fingerprint, strlen(b64));
@@ -347,13 +342,15 @@ smtp_auth(struct smtp *s, struct cli_token_ctx *ctx, const struct smtp_opts *o,
 	moa2_secret_str_free(&b64);
 	if (code == 334) {
 		/* a failure challenge: show it, acknowledge it, read the verdict */
-		unsigned char json[SMTP_MAX_LINE];
-		size_t json_len = 0;
+		struct moa2_sasl_challenge challenge;
+		char *json = NULL;
 
-		if (moa2_base64_decode(last, strlen(last), json, sizeof(json) - 1, &json_len) == 0) {
-			json[json_len] = '\0';
+		(void)moa2_sasl_challenge_parse_base64(last, strlen(last), &challenge, &json,
+						       &err);
+		if (json != NULL)
 			printf("   (decoded challenge: %s)\n", json);
-		}
+		free(json);
+		moa2_sasl_challenge_clear(&challenge);
 		code = smtp_cmd(s, "%s", o->mech == MOA2_MECH_OAUTHBEARER ? "AQ==" : "") < 0 ?
 			-1 : smtp_reply(s, false, last, sizeof(last));
 		if (moa2_token_invalidate(ctx->client, account->name, token->access_token,

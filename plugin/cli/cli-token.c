@@ -1,7 +1,9 @@
 /* mail-oauth2 token authorize | show | refresh | test-smtp: obtain the
    first tokens of an account (device authorization grant, RFC 8628, or
    authorization code with PKCE and a loopback redirect, RFC 8252), show a
-   store's state, refresh on demand, and test a relay.
+   store's state, refresh on demand, and test a relay. The flows are the
+   core's (token-authorize.h); this file prints, listens on loopback for
+   the redirect, and reads a pasted address.
    Failure behaviour: exit 0 success, 1 failure (with one line saying what
    to do), 3 config error, 64 usage error. Tokens, refresh tokens and
    secrets are never printed: fingerprints only. */
@@ -22,19 +24,12 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
-#include "support/base64.h"
-#include "support/http-client.h"
-#include "support/json.h"
 #include "mail-oauth2/log.h"
+#include "mail-oauth2/token-authorize.h"
 #include "cli-token.h"
 
 #define CLI_EXIT_CONFIG 3
-#define DEVICE_DEFAULT_INTERVAL 5
-#define DEVICE_SLOW_DOWN 5
-#define DEVICE_MAX_FAILURES 3
 #define LOOPBACK_TIMEOUT_S 600
 #define CALLBACK_MAX_REQUEST 8192
 
@@ -162,25 +157,27 @@ format_delta(int64_t seconds, char *buf, size_t size)
 		snprintf(buf, size, "%lld days", (long long)(abs_s / 86400));
 }
 
-/* ------------------------------------------------------------------ save */
+/* --------------------------------------------------------- authorization */
 
 static int
-save_tokens(struct cli_token_ctx *ctx, const struct moa2_token_account *account,
-	    const struct moa2_token_state *state)
+flow_failed(char *error)
 {
-	char fp[MOA2_FINGERPRINT_LEN + 1], delta[32], *error = NULL;
+	fprintf(stderr, "%s token: %s\n", CLI_PROGRAM, error);
+	free(error);
+	return CLI_EXIT_FAIL;
+}
 
-	if (moa2_token_client_save(ctx->client, account, state, &error) < 0) {
-		fprintf(stderr, "%s token: account %s: %s\n", CLI_PROGRAM, account->name,
-			error);
-		free(error);
-		return CLI_EXIT_FAIL;
-	}
-	moa2_token_fingerprint(state->access_token, strlen(state->access_token), fp);
-	format_delta(state->expires_at - (int64_t)time(NULL), delta, sizeof(delta));
+static int
+authorized(const struct moa2_token_account *account,
+	   const struct moa2_token_authorized *result)
+{
+	char delta[32];
+
+	format_delta(result->expires_at - (int64_t)time(NULL), delta, sizeof(delta));
 	printf("account %s: authorized; access token %s valid for %s; tokens "
-	       "stored in %s\n", account->name, fp, delta, account->token_file);
-	if (state->refresh_token == NULL) {
+	       "stored in %s\n", account->name, result->fingerprint, delta,
+	       account->token_file);
+	if (!result->refresh_token) {
 		printf("warning: the provider sent no refresh token (is offline_access "
 		       "in scope?): relaying stops when the access token expires\n");
 		return CLI_EXIT_FAIL;
@@ -188,168 +185,17 @@ save_tokens(struct cli_token_ctx *ctx, const struct moa2_token_account *account,
 	return CLI_EXIT_OK;
 }
 
-/* ---------------------------------------------------------- device flow */
-
-struct device_auth {
-	char *device_code; /* secret */
-	char *user_code;
-	char *verification_uri;
-	char *verification_uri_complete;
-	int64_t expires_in;
-	int64_t interval;
-};
-
-static void
-device_auth_clear(struct device_auth *da)
-{
-	moa2_secret_str_free(&da->device_code);
-	free(da->user_code);
-	free(da->verification_uri);
-	free(da->verification_uri_complete);
-	memset(da, 0, sizeof(*da));
-}
-
-static char *
-json_strdup(const struct moa2_json *doc, const char *key)
-{
-	const char *value = NULL;
-
-	if (moa2_json_get_string(doc, key, &value) <= 0)
-		return NULL;
-	return strdup(value);
-}
-
+/* The device authorization grant: show the code, wait for the user. */
 static int
-device_auth_parse(const struct moa2_http_response *resp, struct device_auth *da)
+authorize_device(struct cli_token_ctx *ctx, const struct moa2_token_account *account)
 {
-	struct moa2_json *doc;
-	const char *reason;
-
-	memset(da, 0, sizeof(*da));
-	if (moa2_json_parse(resp->body, resp->body_len, &doc, &reason) < 0)
-		return -1;
-	da->device_code = json_strdup(doc, "device_code");
-	da->user_code = json_strdup(doc, "user_code");
-	da->verification_uri = json_strdup(doc, "verification_uri");
-	if (da->verification_uri == NULL) /* Google's name for it */
-		da->verification_uri = json_strdup(doc, "verification_url");
-	da->verification_uri_complete = json_strdup(doc, "verification_uri_complete");
-	if (moa2_json_get_int64(doc, "expires_in", &da->expires_in) <= 0)
-		da->expires_in = 600;
-	if (moa2_json_get_int64(doc, "interval", &da->interval) <= 0 || da->interval < 1)
-		da->interval = DEVICE_DEFAULT_INTERVAL;
-	moa2_json_free(&doc);
-	return da->device_code != NULL && da->user_code != NULL &&
-		da->verification_uri != NULL ? 0 : -1;
-}
-
-static int
-device_start(struct cli_token_ctx *ctx, const struct moa2_token_account *account,
-	     const char *url, struct device_auth *da)
-{
-	struct moa2_http_response resp;
+	struct moa2_device_authorization da;
+	struct moa2_token_authorized result;
 	char *error = NULL;
-	int ret = -1;
-
-	if (moa2_token_client_post(ctx->client, account, url, NULL, 0, true, &resp,
-				   &error) < 0) {
-		fprintf(stderr, "%s token: account %s: device authorization: %s\n",
-			CLI_PROGRAM, account->name, error);
-		free(error);
-	} else if (resp.status != 200) {
-		struct moa2_token_reply reply;
-
-		moa2_token_parse_reply(&resp, time(NULL), &reply);
-		fprintf(stderr, "%s token: account %s: the device authorization "
-			"endpoint answered HTTP %ld %s%s%s\n", CLI_PROGRAM, account->name,
-			resp.status, reply.error, reply.description[0] != '\0' ? ": " : "",
-			reply.description);
-		moa2_token_reply_clear(&reply);
-	} else if (device_auth_parse(&resp, da) < 0) {
-		fprintf(stderr, "%s token: account %s: the device authorization answer "
-			"lacks device_code, user_code or verification_uri\n", CLI_PROGRAM,
-			account->name);
-		device_auth_clear(da);
-	} else {
-		ret = 0;
-	}
-	moa2_http_response_clear(&resp);
-	return ret;
-}
-
-/* One poll of the token endpoint: 1 done (reply OK), 0 keep polling,
-   -1 failed (printed). */
-static int
-device_poll_once(struct cli_token_ctx *ctx, const struct moa2_token_account *account,
-		 const char *token_url, struct device_auth *da,
-		 struct moa2_token_reply *reply, unsigned int *failures)
-{
-	struct moa2_http_form_field fields[2] = {
-		{ "grant_type", MOA2_TOKEN_GRANT_DEVICE_CODE_URN },
-		{ "device_code", da->device_code },
-	};
-	struct moa2_http_response resp;
-	char *error = NULL;
-
-	/* RFC 8628 §3.4: no scope here, the grant has it */
-	if (moa2_token_client_post(ctx->client, account, token_url, fields, 2, false,
-				   &resp, &error) < 0) {
-		moa2_http_response_clear(&resp);
-		if (++*failures >= DEVICE_MAX_FAILURES) {
-			fprintf(stderr, "%s token: account %s: %s\n", CLI_PROGRAM,
-				account->name, error);
-			free(error);
-			return -1;
-		}
-		free(error);
-		return 0;
-	}
-	moa2_token_parse_reply(&resp, time(NULL), reply);
-	moa2_http_response_clear(&resp);
-	*failures = 0;
-	if (reply->status == MOA2_TOKEN_REPLY_OK)
-		return 1;
-	if (reply->status == MOA2_TOKEN_REPLY_OAUTH_ERROR &&
-	    strcmp(reply->error, "authorization_pending") == 0) {
-		moa2_token_reply_clear(reply);
-		return 0;
-	}
-	if (reply->status == MOA2_TOKEN_REPLY_OAUTH_ERROR &&
-	    strcmp(reply->error, "slow_down") == 0) {
-		da->interval += DEVICE_SLOW_DOWN;
-		moa2_token_reply_clear(reply);
-		return 0;
-	}
-	if (reply->status == MOA2_TOKEN_REPLY_OAUTH_ERROR)
-		fprintf(stderr, "%s token: account %s: authorization failed: %s%s%s\n",
-			CLI_PROGRAM, account->name, reply->error,
-			reply->description[0] != '\0' ? ": " : "", reply->description);
-	else
-		fprintf(stderr, "%s token: account %s: the token endpoint answered "
-			"HTTP %ld: %s\n", CLI_PROGRAM, account->name, reply->http_status,
-			reply->description);
-	moa2_token_reply_clear(reply);
-	return -1;
-}
-
-static int
-authorize_device(struct cli_token_ctx *ctx, const struct moa2_token_account *account,
-		 const struct moa2_token_endpoints *ep)
-{
-	struct moa2_token_reply reply;
-	struct device_auth da;
-	unsigned int failures = 0;
-	time_t deadline;
 	int ret;
 
-	if (ep->device_authorization == NULL) {
-		fprintf(stderr, "%s token: account %s: no device authorization endpoint "
-			"(set device_authorization_endpoint, or use --browser)\n",
-			CLI_PROGRAM, account->name);
-		return CLI_EXIT_FAIL;
-	}
-	if (device_start(ctx, account, ep->device_authorization, &da) < 0)
-		return CLI_EXIT_FAIL;
+	if (moa2_token_device_start(ctx->client, account, &da, &error) < 0)
+		return flow_failed(error);
 	printf("To authorize account %s, open %s\nand enter the code: %s\n",
 	       account->name, da.verification_uri, da.user_code);
 	if (da.verification_uri_complete != NULL)
@@ -357,205 +203,9 @@ authorize_device(struct cli_token_ctx *ctx, const struct moa2_token_account *acc
 	printf("Waiting for the authorization (%lld min)...\n",
 	       (long long)(da.expires_in / 60));
 	fflush(stdout);
-	deadline = time(NULL) + (time_t)da.expires_in;
-	for (;;) {
-		sleep((unsigned int)da.interval);
-		ret = device_poll_once(ctx, account, ep->token, &da, &reply, &failures);
-		if (ret != 0)
-			break;
-		if (time(NULL) >= deadline) {
-			fprintf(stderr, "%s token: account %s: the code expired before it "
-				"was entered; run the command again\n", CLI_PROGRAM,
-				account->name);
-			ret = -1;
-			break;
-		}
-	}
-	device_auth_clear(&da);
-	if (ret < 0)
-		return CLI_EXIT_FAIL;
-	ret = save_tokens(ctx, account, &reply.state);
-	moa2_token_reply_clear(&reply);
-	return ret;
-}
-
-/* ---------------------------------------------- authorization code + PKCE */
-
-static char *
-random_b64url(size_t bytes)
-{
-	unsigned char buf[64];
-	char *out;
-
-	if (bytes > sizeof(buf) || RAND_bytes(buf, (int)bytes) != 1)
-		return NULL;
-	out = moa2_base64url_encode(buf, bytes);
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return out;
-}
-
-static char *
-pkce_challenge(const char *verifier)
-{
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-
-	if (EVP_Digest(verifier, strlen(verifier), digest, &len, EVP_sha256(), NULL) != 1)
-		return NULL;
-	return moa2_base64url_encode(digest, len);
-}
-
-/* Appends "&name=value" (URL-encoded) to url (a malloc()ed string). */
-static int
-url_add(char **url, const char *name, const char *value)
-{
-	char *enc = moa2_url_encode(value), *grown;
-	size_t len;
-
-	if (enc == NULL)
-		return -1;
-	len = strlen(*url) + strlen(name) + strlen(enc) + 3;
-	grown = realloc(*url, len);
-	if (grown == NULL) {
-		free(enc);
-		return -1;
-	}
-	snprintf(grown + strlen(grown), len - strlen(grown), "%c%s=%s",
-		 strchr(grown, '?') != NULL ? '&' : '?', name, enc);
-	free(enc);
-	*url = grown;
-	return 0;
-}
-
-struct pkce {
-	char *verifier;   /* secret */
-	char *state;
-	char *redirect_uri;
-};
-
-static void
-pkce_clear(struct pkce *p)
-{
-	moa2_secret_str_free(&p->verifier);
-	free(p->state);
-	free(p->redirect_uri);
-	memset(p, 0, sizeof(*p));
-}
-
-static char *
-authorization_url(const struct moa2_token_account *account, const char *endpoint,
-		  const struct pkce *p)
-{
-	char *url = strdup(endpoint), *challenge = pkce_challenge(p->verifier);
-	int ret = url == NULL || challenge == NULL ? -1 : 0;
-
-	ret = ret < 0 ? -1 : url_add(&url, "response_type", "code");
-	ret = ret < 0 ? -1 : url_add(&url, "client_id", account->client_id);
-	ret = ret < 0 ? -1 : url_add(&url, "redirect_uri", p->redirect_uri);
-	if (account->scope != NULL)
-		ret = ret < 0 ? -1 : url_add(&url, "scope", account->scope);
-	if (account->resource != NULL)
-		ret = ret < 0 ? -1 : url_add(&url, "resource", account->resource);
-	ret = ret < 0 ? -1 : url_add(&url, "state", p->state);
-	ret = ret < 0 ? -1 : url_add(&url, "code_challenge", challenge);
-	ret = ret < 0 ? -1 : url_add(&url, "code_challenge_method", "S256");
-	if (account->provider == MOA2_TOKEN_PROVIDER_GOOGLE)
-		ret = ret < 0 ? -1 : url_add(&url, "access_type", "offline");
-	/* Google and OpenID Connect (Core §11: offline_access needs
-	   prompt=consent) send a refresh token only with it; Microsoft does
-	   without, and a forced consent would lock out users who may not
-	   consent themselves */
-	if (account->provider != MOA2_TOKEN_PROVIDER_MICROSOFT)
-		ret = ret < 0 ? -1 : url_add(&url, "prompt", "consent");
-	free(challenge);
-	if (ret < 0) {
-		free(url);
-		return NULL;
-	}
-	return url;
-}
-
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* The percent-decoded value of name in a query string (malloc()ed), or NULL. */
-static char *
-query_param(const char *query, const char *name)
-{
-	size_t name_len = strlen(name);
-
-	while (query != NULL && *query != '\0') {
-		size_t len = strcspn(query, "& #\r\n");
-
-		if (len > name_len && strncmp(query, name, name_len) == 0 &&
-		    query[name_len] == '=') {
-			const char *v = query + name_len + 1, *end = query + len;
-			char *out = malloc((size_t)(end - v) + 1), *o = out;
-
-			if (out == NULL)
-				return NULL;
-			for (; v < end; v++) {
-				int hi, lo;
-
-				if (*v == '%' && end - v >= 3 &&
-				    (hi = hex_digit(v[1])) >= 0 && (lo = hex_digit(v[2])) >= 0) {
-					*o++ = (char)(hi * 16 + lo);
-					v += 2;
-				} else {
-					*o++ = *v == '+' ? ' ' : *v;
-				}
-			}
-			*o = '\0';
-			return out;
-		}
-		query += len;
-		if (*query != '&')
-			break;
-		query++;
-	}
-	return NULL;
-}
-
-/* The authorization response: code and state from a redirect URL. A bare
-   code is refused: without the state it could be an attacker's (CSRF).
-   Returns 0 with a malloc()ed code, or -1 (printed). */
-static int
-callback_result(const char *account, const char *query, const struct pkce *p,
-		char **code_r)
-{
-	char *error = query_param(query, "error"), *state = query_param(query, "state");
-	char *desc = query_param(query, "error_description");
-	int ret = -1;
-
-	*code_r = NULL;
-	if (error != NULL) {
-		fprintf(stderr, "%s token: account %s: authorization refused: %s%s%s\n",
-			CLI_PROGRAM, account, error, desc != NULL ? ": " : "",
-			desc != NULL ? desc : "");
-	} else if (state == NULL || strlen(state) != strlen(p->state) ||
-		   CRYPTO_memcmp(state, p->state, strlen(state)) != 0) {
-		fprintf(stderr, "%s token: account %s: the redirect's state does not "
-			"match this request (an old or forged redirect): try again\n",
-			CLI_PROGRAM, account);
-	} else if ((*code_r = query_param(query, "code")) == NULL) {
-		fprintf(stderr, "%s token: account %s: the redirect has no code\n",
-			CLI_PROGRAM, account);
-	} else {
-		ret = 0;
-	}
-	free(error);
-	free(state);
-	free(desc);
-	return ret;
+	ret = moa2_token_device_wait(ctx->client, account, &da, &result, &error);
+	moa2_device_authorization_clear(&da);
+	return ret < 0 ? flow_failed(error) : authorized(account, &result);
 }
 
 static int
@@ -622,16 +272,18 @@ read_request_target(int fd)
 	return target;
 }
 
-/* Waits for the browser's redirect to /callback. */
+/* Waits for the browser's redirect to /callback: returns the connection
+   (to answer once the code is exchanged) and its query (malloc()ed), or
+   -1 after LOOPBACK_TIMEOUT_S. */
 static int
-loopback_wait(const char *account, int listen_fd, const struct pkce *p, char **code_r)
+loopback_wait(const char *account, int listen_fd, char **query_r)
 {
 	time_t deadline = time(NULL) + LOOPBACK_TIMEOUT_S;
 
 	while (time(NULL) < deadline) {
 		struct pollfd pfd = { listen_fd, POLLIN, 0 };
 		char *target;
-		int fd, ret;
+		int fd;
 
 		if (poll(&pfd, 1, 1000) <= 0)
 			continue;
@@ -639,130 +291,94 @@ loopback_wait(const char *account, int listen_fd, const struct pkce *p, char **c
 		if (fd < 0)
 			continue;
 		target = read_request_target(fd);
-		if (target == NULL || strncmp(target, "/callback?", 10) != 0) {
-			send_page(fd, "404 Not Found", "Not found.");
-			close(fd);
+		if (target != NULL && strncmp(target, "/callback?", 10) == 0) {
+			*query_r = strdup(target + 10);
+			OPENSSL_cleanse(target, strlen(target));
 			free(target);
-			continue;
+			if (*query_r != NULL)
+				return fd;
+		} else {
+			send_page(fd, "404 Not Found", "Not found.");
+			free(target);
 		}
-		ret = callback_result(account, target + 10, p, code_r);
-		send_page(fd, "200 OK", ret == 0 ?
-			  "mail-oauth2: authorization received. You can close this window." :
-			  "mail-oauth2: authorization failed; see the terminal.");
 		close(fd);
-		OPENSSL_cleanse(target, strlen(target));
-		free(target);
-		return ret;
 	}
 	fprintf(stderr, "%s token: account %s: no redirect arrived within %d min\n",
 		CLI_PROGRAM, account, LOOPBACK_TIMEOUT_S / 60);
 	return -1;
 }
 
-/* --code: the user pastes the address the browser ended up at. */
-static int
-pasted_wait(const char *account, const struct pkce *p, char **code_r)
+/* --code: the user pastes the address the browser ended up at. Returns its
+   query (malloc()ed, may be empty), or NULL. */
+static char *
+pasted_query(const char *account)
 {
 	struct cli_input input;
 	const char *query;
-	int ret;
+	char *copy;
 
 	printf("Paste the address the browser ends up at (it may show an error page):\n");
 	fflush(stdout);
 	if (cli_input_read(STDIN_FILENO, CALLBACK_MAX_REQUEST, NULL, &input) != CLI_READ_OK) {
 		cli_input_clear(&input);
 		fprintf(stderr, "%s token: account %s: nothing read\n", CLI_PROGRAM, account);
-		return -1;
+		return NULL;
 	}
 	cli_input_strip_newline(&input);
 	query = strchr(input.data, '?');
-	ret = callback_result(account, query != NULL ? query + 1 : "", p, code_r);
+	copy = strdup(query != NULL ? query + 1 : "");
 	cli_input_clear(&input);
-	return ret;
+	return copy;
 }
 
-static int
-exchange_code(struct cli_token_ctx *ctx, const struct moa2_token_account *account,
-	      const char *token_url, const struct pkce *p, char *code)
-{
-	struct moa2_http_form_field fields[4] = {
-		{ "grant_type", "authorization_code" },
-		{ "code", code },
-		{ "redirect_uri", p->redirect_uri },
-		{ "code_verifier", p->verifier },
-	};
-	struct moa2_http_response resp;
-	struct moa2_token_reply reply;
-	char *error = NULL;
-	int ret;
-
-	ret = moa2_token_client_post(ctx->client, account, token_url, fields, 4, false,
-				     &resp, &error);
-	moa2_secret_str_free(&code);
-	if (ret < 0) {
-		fprintf(stderr, "%s token: account %s: %s\n", CLI_PROGRAM, account->name,
-			error);
-		free(error);
-		moa2_http_response_clear(&resp);
-		return CLI_EXIT_FAIL;
-	}
-	moa2_token_parse_reply(&resp, time(NULL), &reply);
-	moa2_http_response_clear(&resp);
-	if (reply.status != MOA2_TOKEN_REPLY_OK) {
-		fprintf(stderr, "%s token: account %s: the code exchange failed: HTTP %ld "
-			"%s%s%s\n", CLI_PROGRAM, account->name, reply.http_status,
-			reply.error, reply.description[0] != '\0' ? ": " : "",
-			reply.description);
-		moa2_token_reply_clear(&reply);
-		return CLI_EXIT_FAIL;
-	}
-	ret = save_tokens(ctx, account, &reply.state);
-	moa2_token_reply_clear(&reply);
-	return ret;
-}
-
+/* The authorization code grant with PKCE: show the URL, take the redirect
+   (loopback listener, or pasted), let the core exchange the code. */
 static int
 authorize_code(struct cli_token_ctx *ctx, const struct moa2_token_account *account,
-	       const struct moa2_token_endpoints *ep, bool pasted)
+	       bool pasted)
 {
-	struct pkce p = { NULL, NULL, NULL };
+	struct moa2_code_authorization ca;
+	struct moa2_token_authorized result;
 	unsigned int port = 1;
-	char *url = NULL, *code = NULL, redirect[64];
-	int listen_fd = -1, ret = CLI_EXIT_FAIL;
+	char redirect[64], *query = NULL, *error = NULL;
+	int listen_fd = -1, fd = -1, ret = CLI_EXIT_FAIL;
 
-	if (ep->authorization == NULL) {
-		fprintf(stderr, "%s token: account %s: no authorization endpoint (set "
-			"authorization_endpoint)\n", CLI_PROGRAM, account->name);
-		return CLI_EXIT_FAIL;
-	}
 	if (!pasted && (listen_fd = loopback_listen(&port)) < 0) {
 		fprintf(stderr, "%s token: cannot listen on 127.0.0.1: %s\n", CLI_PROGRAM,
 			strerror(errno));
 		return CLI_EXIT_FAIL;
 	}
 	snprintf(redirect, sizeof(redirect), "http://127.0.0.1:%u/callback", port);
-	/* RFC 7636: 32 random bytes give a 43-character verifier */
-	p.verifier = random_b64url(32);
-	p.state = random_b64url(16);
-	p.redirect_uri = strdup(redirect);
-	if (p.verifier == NULL || p.state == NULL || p.redirect_uri == NULL ||
-	    (url = authorization_url(account, ep->authorization, &p)) == NULL) {
-		fprintf(stderr, "%s token: out of memory or no random bytes\n", CLI_PROGRAM);
-		goto out;
+	if (moa2_token_code_start(ctx->client, account, redirect, &ca, &error) < 0) {
+		if (listen_fd >= 0)
+			close(listen_fd);
+		return flow_failed(error);
 	}
 	printf("To authorize account %s, open this address in a browser%s:\n%s\n",
-	       account->name, pasted ? "" : " on this machine", url);
+	       account->name, pasted ? "" : " on this machine", ca.url);
 	fflush(stdout);
-	if ((pasted ? pasted_wait(account->name, &p, &code) :
-	     loopback_wait(account->name, listen_fd, &p, &code)) == 0)
-		ret = exchange_code(ctx, account, ep->token, &p, code);
-out:
+	if (pasted)
+		query = pasted_query(account->name);
+	else if ((fd = loopback_wait(account->name, listen_fd, &query)) < 0)
+		query = NULL;
+	if (query != NULL) {
+		ret = moa2_token_code_finish(ctx->client, account, &ca, query, &result,
+					     &error) < 0 ?
+			flow_failed(error) : authorized(account, &result);
+		moa2_secret_str_free(&query);
+	}
+	if (fd >= 0) {
+		send_page(fd, "200 OK", ret == CLI_EXIT_OK ?
+			  "mail-oauth2: authorization received. You can close this window." :
+			  "mail-oauth2: authorization failed; see the terminal.");
+		close(fd);
+	}
 	if (listen_fd >= 0)
 		close(listen_fd);
-	free(url);
-	pkce_clear(&p);
+	moa2_code_authorization_clear(&ca);
 	return ret;
 }
+
 
 /* ------------------------------------------------------------- commands */
 
@@ -770,25 +386,12 @@ static int
 cmd_authorize(struct cli_token_ctx *ctx, const char *name, int mode)
 {
 	const struct moa2_token_account *account = cli_token_account(ctx, name);
-	struct moa2_token_endpoints ep;
-	char *error = NULL;
 
 	if (account == NULL)
 		return CLI_EXIT_FAIL;
-	if (account->grant != MOA2_TOKEN_GRANT_REFRESH_TOKEN) {
-		fprintf(stderr, "%s token: account %s uses grant %s: nothing to "
-			"authorize (try '%s token refresh')\n", CLI_PROGRAM, account->name,
-			moa2_token_grant_name(account->grant), CLI_PROGRAM);
-		return CLI_EXIT_FAIL;
-	}
-	if (moa2_token_client_endpoints(ctx->client, account, &ep, &error) < 0) {
-		fprintf(stderr, "%s token: %s\n", CLI_PROGRAM, error);
-		free(error);
-		return CLI_EXIT_FAIL;
-	}
 	if (mode == 0)
-		return authorize_device(ctx, account, &ep);
-	return authorize_code(ctx, account, &ep, mode == 2);
+		return authorize_device(ctx, account);
+	return authorize_code(ctx, account, mode == 2);
 }
 
 static void
@@ -838,15 +441,15 @@ static int
 show_account(struct cli_token_ctx *ctx, const struct moa2_token_account *account)
 {
 	struct moa2_token_state state;
-	struct moa2_token_endpoints ep = { account->token_endpoint, NULL, NULL };
 	char *error = NULL;
 	int ret = CLI_EXIT_OK;
 
 	printf("account %s (%s, grant %s, client %s)\n", account->name,
 	       moa2_token_provider_name(account->provider),
 	       moa2_token_grant_name(account->grant), account->client_id);
-	printf("  token endpoint: %s\n", ep.token != NULL ? ep.token :
-	       account->discovery_url != NULL ? "(from discovery)" : "(none)");
+	printf("  token endpoint: %s\n", account->token_endpoint != NULL ?
+	       account->token_endpoint : account->discovery_url != NULL ?
+	       "(from discovery)" : "(none)");
 	show_store_file(account->token_file);
 	switch (moa2_token_client_read(ctx->client, account, &state, &error)) {
 	case MOA2_STORE_READ_OK:

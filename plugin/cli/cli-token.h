@@ -5,7 +5,7 @@
    SMTP test dialogue (cli-token-smtp.c). */
 
 #include "cli.h"
-#include "token/token-client-private.h" /* until the authorization flows move into the core */
+#include "mail-oauth2/token-client.h"
 #include "mail-oauth2/token-config.h"
 
 #define CLI_TOKEN_DEFAULT_CONF "/etc/mail-oauth2/client.conf"

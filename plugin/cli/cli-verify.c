@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jose/jose-jws.h"
 #include "mail-oauth2/log.h"
 #include "mail-oauth2/verifier.h"
 #include "mail-oauth2/verify-config.h"
@@ -217,12 +216,12 @@ cli_cmd_verify(const struct cli_command *cmd, int argc, char *argv[])
 	if (cli_verifier_open(&opts, &config, &verifier) < 0)
 		return CLI_EXIT_CONFIG;
 	switch (cli_input_read(STDIN_FILENO, opts.each_line ? CLI_VERIFY_MAX_INPUT :
-			       MOA2_JWS_MAX_LEN + 2, "token: ", &input)) {
+			       MOA2_VERIFY_MAX_TOKEN + 2, "token: ", &input)) {
 	case CLI_READ_OK:
 		break;
 	case CLI_READ_TOO_LONG:
 		printf("rejected reason=too_large\n  the token is longer than %d bytes\n",
-		       MOA2_JWS_MAX_LEN);
+		       MOA2_VERIFY_MAX_TOKEN);
 		status = CLI_EXIT_FAIL;
 		goto out;
 	case CLI_READ_ERROR:

@@ -20,8 +20,10 @@
 # exactly one token request; a token that stops being accepted mid-run
 # defers mail, which is delivered with a fresh token after a queue flush;
 # with the token endpoint down mail is deferred, never bounced, and the
-# first flush after recovery delivers all of it with one token request; no
-# token or secret appears in any log. Postfix throttles a destination after
+# first flush after recovery delivers all of it with one token request;
+# with 60 s and 300 s access tokens (Keycloak's default) and the default
+# refresh_margin a burst of 50 messages makes one token request per token
+# lifetime; no token or secret appears in any log. Postfix throttles a destination after
 # failed deliveries ("relay dead"): `postqueue -f` lifts that.
 #
 # Env: MAIL_OAUTH2 (the CLI), MOA2_SASL_PLUGIN (default: the build dir of
@@ -159,6 +161,30 @@ remember_store() {
 status_count() {
 	count_in "$RLOG" "status=$1"
 }
+# the stored access token of ACCOUNT counts as expired (in place: mode
+# and owner stay)
+expire_store() {
+	python3 - "$WORK/tokens/$1.json" <<'EOF'
+import json, sys
+with open(sys.argv[1], "r+") as f:
+    d = json.load(f)
+    d["expires_at"] = 1
+    f.seek(0); f.truncate(); json.dump(d, f)
+EOF
+}
+# burst N: N messages to alice (the device account) held, then released
+# at once; sets burst_ms (how long the delivery took) and burst_delivered
+burst() {
+	_b_before=$(delivered)
+	pf_submit "$RELAY_PORT" alice@example.test "$1" "X-Hold: yes"
+	wait_for 20 sh -c "[ \$(find '$WORK/relay/queue/hold' -type f | wc -l) -eq $1 ]"
+	postsuper -c "$WORK/relay/etc" -H ALL >/dev/null 2>&1
+	pf_flush relay
+	_b_start=$(now_ms)
+	wait_for 120 sh -c "[ \$(find '$WORK/mail/box/new' -type f 2>/dev/null | wc -l) -ge $((_b_before + $1)) ]"
+	burst_ms=$(elapsed_ms "$_b_start")
+	burst_delivered=$(($(delivered) - _b_before))
+}
 
 # ---------------------------------------------------- 1. device flow (CLI)
 
@@ -283,14 +309,7 @@ sleep 2
 
 # --------------------------- 5. token endpoint down: deferred, not bounced
 
-python3 - "$WORK/tokens/device.json" <<'EOF'
-import json, sys
-path = sys.argv[1]
-with open(path, "r+") as f:       # in place: mode and owner stay
-    d = json.load(f)
-    d["expires_at"] = 1
-    f.seek(0); f.truncate(); json.dump(d, f)
-EOF
+expire_store device
 idp_ctl "token-endpoint?state=down" >/dev/null
 idp_ctl "stats?reset=1" >/dev/null
 deferred_before=$(status_count deferred)
@@ -313,6 +332,34 @@ check_eq "after recovery: one token request" "$(idp_stat refresh_token)" 1
 check_eq "after recovery: queue empty" "$(pf_queue_count relay)" 0
 check_eq "in the whole run: nothing bounced" "$(status_count bounced)" 0
 remember_store
+
+# ------------- 5b. short-lived tokens under the default refresh_margin (5m)
+# Keycloak's access tokens live 5 minutes; with 60 s or 300 s tokens a
+# burst of 50 messages makes one token request per token lifetime (the
+# margin adapts: at most a quarter of the lifetime), not one per login.
+
+for ttl in 60 300; do
+	idp_ctl "ttl?seconds=$ttl" >/dev/null
+	expire_store device
+	idp_ctl "stats?reset=1" >/dev/null
+	deferred_before=$(status_count deferred)
+	burst 50
+	n=$(idp_stat refresh_token)
+	lifetimes=$((1 + burst_ms / (ttl * 750)))
+	echo "# ${ttl} s tokens: $n token request(s) for 50 messages in ${burst_ms} ms"
+	check_eq "${ttl} s tokens: 50 messages delivered" "$burst_delivered" 50
+	check_eq "${ttl} s tokens: none deferred" "$(status_count deferred)" "$deferred_before"
+	if [ "$n" -ge 1 ] && [ "$n" -le "$lifetimes" ]; then
+		ok "${ttl} s tokens: one token request per lifetime ($n in ${burst_ms} ms)"
+	else
+		not_ok "${ttl} s tokens: one token request per lifetime" \
+			"$n token requests in ${burst_ms} ms (at most $lifetimes)"
+	fi
+	check_eq "${ttl} s tokens: the store knows the lifetime" \
+		"$(($(store_field device expires_at) - $(store_field device access_token_at)))" "$ttl"
+	remember_store
+done
+idp_ctl "ttl?seconds=600" >/dev/null
 
 # ------------------------------- 6. mail-oauth2 token test-smtp (CLI)
 

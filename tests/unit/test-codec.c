@@ -703,11 +703,17 @@ build_b64(enum moa2_sasl_mech mech, const struct moa2_sasl_client_params *p)
 	size_t len = 0;
 	char *out = NULL, *b64;
 
+	char *wire = NULL;
+
 	ck_assert_msg(moa2_sasl_build(mech, p, &out, &len, &error) == 0,
 		      "build refused with %s", error_str(error));
 	b64 = moa2_base64_encode(out, len);
 	moa2_secret_free(out, len + 1);
 	ck_assert(b64 != NULL);
+	/* the wire form the codec builds itself is the same */
+	ck_assert_int_eq(moa2_sasl_build_base64(mech, p, &wire, &error), 0);
+	ck_assert_str_eq(wire, b64);
+	moa2_secret_str_free(&wire);
 	return b64;
 }
 
@@ -1112,6 +1118,49 @@ START_TEST(test_challenge_escaping)
 }
 END_TEST
 
+/* A challenge as a server sends it: base64 of the JSON. The decoded text
+   comes back also when it is not a challenge; bad base64 gives none. */
+START_TEST(test_challenge_parse_base64)
+{
+	static const char json[] = "{\"status\":\"invalid_token\",\"scope\":\"mail\"}";
+	struct moa2_sasl_challenge ch;
+	enum moa2_sasl_error error;
+	char *b64 = moa2_base64_encode(json, strlen(json)), *text = NULL, *big;
+
+	ck_assert_int_eq(moa2_sasl_challenge_parse_base64(b64, strlen(b64), &ch, &text,
+							  &error), 0);
+	ck_assert_str_eq(ch.status, "invalid_token");
+	ck_assert_str_eq(ch.scope, "mail");
+	ck_assert_str_eq(text, json);
+	free(text);
+	free(b64);
+	moa2_sasl_challenge_clear(&ch);
+
+	b64 = moa2_base64_encode("not json", 8);
+	ck_assert_int_eq(moa2_sasl_challenge_parse_base64(b64, strlen(b64), &ch, &text,
+							  &error), -1);
+	ck_assert_int_eq(error, MOA2_SASL_ERR_CHALLENGE_JSON);
+	ck_assert_str_eq(text, "not json");
+	ck_assert_ptr_null(ch.status);
+	free(text);
+	free(b64);
+
+	ck_assert_int_eq(moa2_sasl_challenge_parse_base64("eyJzd", 5, &ch, &text, &error), -1);
+	ck_assert_int_eq(error, MOA2_SASL_ERR_BASE64);
+	ck_assert_ptr_null(text);
+	ck_assert_int_eq(moa2_sasl_challenge_parse_base64("", 0, &ch, NULL, &error), -1);
+	ck_assert_int_eq(error, MOA2_SASL_ERR_EMPTY);
+	big = malloc(MOA2_SASL_MAX_RESPONSE_BASE64 + 5);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'A', MOA2_SASL_MAX_RESPONSE_BASE64 + 4);
+	ck_assert_int_eq(moa2_sasl_challenge_parse_base64(big, MOA2_SASL_MAX_RESPONSE_BASE64 + 4,
+							  &ch, &text, &error), -1);
+	ck_assert_int_eq(error, MOA2_SASL_ERR_TOO_LONG);
+	ck_assert_ptr_null(text);
+	free(big);
+}
+END_TEST
+
 /* ------------------------------------------------------------- suite */
 
 static Suite *
@@ -1161,6 +1210,7 @@ codec_suite(void)
 			    (int)challenge_file->count);
 	tcase_add_test(tc, test_challenge_build_rfc);
 	tcase_add_test(tc, test_challenge_escaping);
+	tcase_add_test(tc, test_challenge_parse_base64);
 	suite_add_tcase(s, tc);
 	return s;
 }

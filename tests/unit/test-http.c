@@ -338,6 +338,57 @@ START_TEST(test_url_encode_random_round_trip)
 }
 END_TEST
 
+/* A query string's parameters (an OAuth redirect's): percent-decoded,
+   '+' as a space, whole names only; and what moa2_url_encode() makes
+   comes back. */
+START_TEST(test_url_query_param)
+{
+	static const struct {
+		const char *query, *name, *value;
+	} cases[] = {
+		{ "code=c%2B1&state=a+b", "code", "c+1" },
+		{ "code=c%2B1&state=a+b", "state", "a b" },
+		{ "codex=1&code=2", "code", "2" },
+		{ "cod=1", "code", NULL },
+		{ "code", "code", NULL },
+		{ "", "code", NULL },
+		{ "code=", "code", "" },
+		{ "code=%zz%4", "code", "%zz%4" },
+		{ "code=%41%61&x=1#frag", "code", "Aa" },
+		{ "x=1#code=2", "code", NULL },
+		{ "code=a b", "code", "a" },
+	};
+	uint64_t seed = tc_seed_init();
+
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *value = moa2_url_query_param(cases[i].query, cases[i].name);
+
+		if (cases[i].value == NULL)
+			ck_assert_msg(value == NULL, "case %u: %s", i, value);
+		else
+			ck_assert_msg(value != NULL && strcmp(value, cases[i].value) == 0,
+				      "case %u: %s", i, value != NULL ? value : "(absent)");
+		free(value);
+	}
+	for (unsigned int iter = 0; iter < RANDOM_ENCODE_ITERATIONS; iter++) {
+		char input[64], *encoded, *query, *value;
+		size_t len = (size_t)tc_rand_below(sizeof(input) - 1);
+
+		for (size_t i = 0; i < len; i++)
+			input[i] = (char)(1 + tc_rand_below(255));
+		input[len] = '\0';
+		encoded = moa2_url_encode(input);
+		query = tc_strdup_printf("a=1&v=%s&b=2", encoded);
+		value = moa2_url_query_param(query, "v");
+		ck_assert_msg(value != NULL && strcmp(value, input) == 0,
+			      "seed %llu: %s", (unsigned long long)seed, query);
+		free(value);
+		free(query);
+		free(encoded);
+	}
+}
+END_TEST
+
 /* ------------------------------------------------------------ moa2_url_is_allowed */
 
 START_TEST(test_url_allowed_vector)
@@ -1008,6 +1059,7 @@ http_suite(void)
 	allowed_file = tc_vectors_load("http/url-allowed.txt", 3);
 	tcase_add_loop_test(tc, test_url_encode_vector, 0, (int)encode_file->count);
 	tcase_add_test(tc, test_url_encode_empty);
+	tcase_add_test(tc, test_url_query_param);
 	tcase_add_test(tc, test_url_encode_random_round_trip);
 	tcase_add_loop_test(tc, test_url_allowed_vector, 0, (int)allowed_file->count);
 	tcase_add_test(tc, test_url_allowed_null_and_long);

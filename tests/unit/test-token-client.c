@@ -26,60 +26,6 @@
 #define RELAY_SECRET "relay+secret&x=1%2F="
 #define RELAY_SECRET_ENCODED "relay%2Bsecret%26x%3D1%252F%3D"
 
-struct captured {
-	char body[16384];
-	unsigned int count;
-};
-
-static void
-capture_response(void *context, const struct moa2_http_response *resp)
-{
-	struct captured *c = context;
-
-	snprintf(c->body, sizeof(c->body), "%s", resp->body);
-	c->count++;
-}
-
-/* The echoed request: the form member key, or NULL. Borrowed from doc. */
-static const char *
-echo_form(const struct moa2_json *doc, const char *key)
-{
-	const struct moa2_json *form;
-	const char *value = NULL;
-
-	ck_assert_int_eq(moa2_json_get(doc, "form", &form), 1);
-	if (moa2_json_get_string(form, key, &value) <= 0)
-		return NULL;
-	return value;
-}
-
-static const char *
-echo_header(const struct moa2_json *doc, const char *name)
-{
-	const struct moa2_json *headers;
-	const char *value = NULL;
-
-	ck_assert_int_eq(moa2_json_get(doc, "headers", &headers), 1);
-	if (moa2_json_get_string(headers, name, &value) <= 0)
-		return NULL;
-	return value;
-}
-
-static struct moa2_json *
-echo_parse(const struct captured *c)
-{
-	struct moa2_json *doc;
-	const char *error, *method;
-
-	ck_assert_msg(moa2_json_parse(c->body, strlen(c->body), &doc, &error) == 0,
-		      "echo: %s: %s", error, c->body);
-	ck_assert_int_eq(moa2_json_get_string(doc, "method", &method), 1);
-	ck_assert_str_eq(method, "POST");
-	ck_assert_str_eq(echo_header(doc, "content-type"),
-			 "application/x-www-form-urlencoded");
-	return doc;
-}
-
 /* Runs one moa2_token_get against the echo route and returns the echoed
    request (the get itself fails: an echo is no token response). */
 static struct moa2_json *
@@ -87,18 +33,18 @@ request_of(const char *config_text, const char *store_rt, char **error_r)
 {
 	struct moa2_token_config *config = tt_config(config_text);
 	struct moa2_token_client *client = tt_client(config, NULL);
-	struct captured *c = calloc(1, sizeof(*c));
+	struct tt_captured *c = calloc(1, sizeof(*c));
 	struct moa2_token token;
 	struct moa2_json *doc;
 
 	ck_assert_ptr_nonnull(c);
 	if (store_rt != NULL)
 		tt_store_write(config->accounts[0].token_file, "old", 1, store_rt);
-	moa2_token_client_set_response_hook(client, capture_response, c);
+	moa2_token_client_set_response_hook(client, tt_capture_response, c);
 	ck_assert_int_eq(moa2_token_get(client, config->accounts[0].name, 0, &token,
 					error_r), -1);
 	ck_assert_uint_eq(c->count, 1);
-	doc = echo_parse(c);
+	doc = tt_echo_parse(c);
 	free(c);
 	moa2_token_client_destroy(&client);
 	moa2_token_config_free(&config);
@@ -123,13 +69,13 @@ START_TEST(test_refresh_request_shape)
 		 "scope = openid offline_access smtp\nresource = https://mail.test\n",
 		 dir, tt_url("/token"), RELAY_SECRET);
 	doc = request_of(text, "rt+1/=", &error);
-	ck_assert_str_eq(echo_form(doc, "grant_type"), "refresh_token");
-	ck_assert_str_eq(echo_form(doc, "refresh_token"), "rt+1/=");
-	ck_assert_str_eq(echo_form(doc, "client_id"), "mail-relay");
-	ck_assert_str_eq(echo_form(doc, "client_secret"), RELAY_SECRET);
-	ck_assert_str_eq(echo_form(doc, "scope"), "openid offline_access smtp");
-	ck_assert_str_eq(echo_form(doc, "resource"), "https://mail.test");
-	ck_assert_ptr_null(echo_header(doc, "authorization"));
+	ck_assert_str_eq(tt_echo_form(doc, "grant_type"), "refresh_token");
+	ck_assert_str_eq(tt_echo_form(doc, "refresh_token"), "rt+1/=");
+	ck_assert_str_eq(tt_echo_form(doc, "client_id"), "mail-relay");
+	ck_assert_str_eq(tt_echo_form(doc, "client_secret"), RELAY_SECRET);
+	ck_assert_str_eq(tt_echo_form(doc, "scope"), "openid offline_access smtp");
+	ck_assert_str_eq(tt_echo_form(doc, "resource"), "https://mail.test");
+	ck_assert_ptr_null(tt_echo_header(doc, "authorization"));
 	/* the raw body: every special character percent-encoded */
 	ck_assert_int_eq(moa2_json_get_string(doc, "body", &body), 1);
 	ck_assert_msg(strstr(body, "client_secret=" RELAY_SECRET_ENCODED) != NULL, "%s", body);
@@ -163,19 +109,19 @@ START_TEST(test_client_credentials_basic_shape)
 		 RELAY_SECRET);
 	doc = request_of(text, NULL, &error);
 	free(error);
-	ck_assert_str_eq(echo_form(doc, "grant_type"), "client_credentials");
-	ck_assert_str_eq(echo_form(doc, "scope"), "https://outlook.office365.com/.default");
-	ck_assert_ptr_null(echo_form(doc, "client_secret"));
-	ck_assert_ptr_null(echo_form(doc, "client_id"));
-	ck_assert_ptr_null(echo_form(doc, "refresh_token"));
+	ck_assert_str_eq(tt_echo_form(doc, "grant_type"), "client_credentials");
+	ck_assert_str_eq(tt_echo_form(doc, "scope"), "https://outlook.office365.com/.default");
+	ck_assert_ptr_null(tt_echo_form(doc, "client_secret"));
+	ck_assert_ptr_null(tt_echo_form(doc, "client_id"));
+	ck_assert_ptr_null(tt_echo_form(doc, "refresh_token"));
 	/* RFC 6749 2.3.1: both parts form-encoded before base64 */
 	snprintf(creds, sizeof(creds), "%s:%s", id, secret);
 	ck_assert_str_eq(creds, "app%3Aid:" RELAY_SECRET_ENCODED);
 	expected = moa2_base64_encode(creds, strlen(creds));
 	ck_assert_ptr_nonnull(expected);
-	ck_assert_ptr_nonnull(echo_header(doc, "authorization"));
-	ck_assert_str_eq(echo_header(doc, "authorization") + 6, expected);
-	ck_assert_int_eq(strncmp(echo_header(doc, "authorization"), "Basic ", 6), 0);
+	ck_assert_ptr_nonnull(tt_echo_header(doc, "authorization"));
+	ck_assert_str_eq(tt_echo_header(doc, "authorization") + 6, expected);
+	ck_assert_int_eq(strncmp(tt_echo_header(doc, "authorization"), "Basic ", 6), 0);
 	free(expected);
 	free(id);
 	free(secret);
@@ -313,12 +259,12 @@ START_TEST(test_jwt_bearer_shape)
 		 "scope = smtp\n", dir, tt_url("/token"), key_file);
 	doc = request_of(text, NULL, &error);
 	free(error);
-	ck_assert_str_eq(echo_form(doc, "grant_type"),
+	ck_assert_str_eq(tt_echo_form(doc, "grant_type"),
 			 "urn:ietf:params:oauth:grant-type:jwt-bearer");
-	ck_assert_str_eq(echo_form(doc, "client_id"), "relay");
-	ck_assert_ptr_null(echo_form(doc, "client_secret"));
-	ck_assert_str_eq(echo_form(doc, "scope"), "smtp");
-	jws = verify_assertion(echo_form(doc, "assertion"));
+	ck_assert_str_eq(tt_echo_form(doc, "client_id"), "relay");
+	ck_assert_ptr_null(tt_echo_form(doc, "client_secret"));
+	ck_assert_str_eq(tt_echo_form(doc, "scope"), "smtp");
+	jws = verify_assertion(tt_echo_form(doc, "assertion"));
 	ck_assert_str_eq(claim(jws, "iss"), "relay");
 	ck_assert_str_eq(claim(jws, "sub"), "alice@example.com");
 	ck_assert_str_eq(claim(jws, "aud"), tt_url("/token"));
@@ -371,8 +317,8 @@ START_TEST(test_jwt_bearer_google_json_key)
 		 dir, json_key_file, tt_url("/token"));
 	doc = request_of(text, NULL, &error);
 	free(error);
-	ck_assert_ptr_null(echo_form(doc, "scope"));
-	jws = verify_assertion(echo_form(doc, "assertion"));
+	ck_assert_ptr_null(tt_echo_form(doc, "scope"));
+	jws = verify_assertion(tt_echo_form(doc, "assertion"));
 	ck_assert_str_eq(claim(jws, "iss"), "relay@p.iam.gserviceaccount.com");
 	ck_assert_str_eq(claim(jws, "sub"), "relay@example.com");
 	ck_assert_str_eq(claim(jws, "scope"), "https://mail.google.com/");

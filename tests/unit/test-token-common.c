@@ -316,3 +316,54 @@ tt_token_json(const char *access_token, unsigned int expires_in,
 			 "\"Bearer\",\"expires_in\":%u}", access_token, expires_in);
 	return json;
 }
+
+/* ------------------------------------------------------------ echoes */
+
+void
+tt_capture_response(void *context, const struct moa2_http_response *resp)
+{
+	struct tt_captured *c = context;
+
+	snprintf(c->body, sizeof(c->body), "%s", resp->body);
+	c->count++;
+}
+
+/* The echoed request: the form member key, or NULL. Borrowed from doc. */
+const char *
+tt_echo_form(const struct moa2_json *doc, const char *key)
+{
+	const struct moa2_json *form;
+	const char *value = NULL;
+
+	ck_assert_int_eq(moa2_json_get(doc, "form", &form), 1);
+	if (moa2_json_get_string(form, key, &value) <= 0)
+		return NULL;
+	return value;
+}
+
+const char *
+tt_echo_header(const struct moa2_json *doc, const char *name)
+{
+	const struct moa2_json *headers;
+	const char *value = NULL;
+
+	ck_assert_int_eq(moa2_json_get(doc, "headers", &headers), 1);
+	if (moa2_json_get_string(headers, name, &value) <= 0)
+		return NULL;
+	return value;
+}
+
+struct moa2_json *
+tt_echo_parse(const struct tt_captured *c)
+{
+	struct moa2_json *doc;
+	const char *error, *method;
+
+	ck_assert_msg(moa2_json_parse(c->body, strlen(c->body), &doc, &error) == 0,
+		      "echo: %s: %s", error, c->body);
+	ck_assert_int_eq(moa2_json_get_string(doc, "method", &method), 1);
+	ck_assert_str_eq(method, "POST");
+	ck_assert_str_eq(tt_echo_header(doc, "content-type"),
+			 "application/x-www-form-urlencoded");
+	return doc;
+}

@@ -74,4 +74,20 @@ void tt_store_read(const char *path, struct moa2_token_state *state_r);
 const char *tt_token_json(const char *access_token, unsigned int expires_in,
 			  const char *refresh_token);
 
+struct moa2_json;
+
+/* The raw responses a client saw (moa2_token_client_set_response_hook
+   with tt_capture_response): the last one's body, and how many. */
+struct tt_captured {
+	char body[16384];
+	unsigned int count;
+};
+void tt_capture_response(void *context, const struct moa2_http_response *resp);
+/* The echo route's answer in c (a POST of a form, else the test fails),
+   parsed; its form member key and its header name (borrowed, NULL when
+   absent). */
+struct moa2_json *tt_echo_parse(const struct tt_captured *c);
+const char *tt_echo_form(const struct moa2_json *doc, const char *key);
+const char *tt_echo_header(const struct moa2_json *doc, const char *name);
+
 #endif

@@ -143,6 +143,122 @@ START_TEST(test_margin)
 }
 END_TEST
 
+/* The freshness rule (issue 12): lifetime x age -> fresh / due /
+   unusable, with the default margin unless a case sets one. */
+START_TEST(test_freshness_table)
+{
+	static const struct {
+		int64_t lifetime;   /* 0: unknown (a store without access_token_at) */
+		int64_t age;        /* seconds since the token was obtained */
+		unsigned int margin;
+		enum moa2_token_freshness expect;
+	} cases[] = {
+		/* 60 s (margin 15 s): reused for 45 s, never sent in its last 10 */
+		{ 60, 0, 300, MOA2_TOKEN_FRESH },
+		{ 60, 44, 300, MOA2_TOKEN_FRESH },
+		{ 60, 45, 300, MOA2_TOKEN_DUE },
+		{ 60, 49, 300, MOA2_TOKEN_DUE },
+		{ 60, 50, 300, MOA2_TOKEN_UNUSABLE },
+		{ 60, 61, 300, MOA2_TOKEN_UNUSABLE },
+		/* 300 s, Keycloak's default (margin 75 s) */
+		{ 300, 1, 300, MOA2_TOKEN_FRESH },
+		{ 300, 224, 300, MOA2_TOKEN_FRESH },
+		{ 300, 225, 300, MOA2_TOKEN_DUE },
+		{ 300, 289, 300, MOA2_TOKEN_DUE },
+		{ 300, 290, 300, MOA2_TOKEN_UNUSABLE },
+		/* 1 h: the configured margin, as before */
+		{ 3600, 3299, 300, MOA2_TOKEN_FRESH },
+		{ 3600, 3300, 300, MOA2_TOKEN_DUE },
+		{ 3600, 3590, 300, MOA2_TOKEN_UNUSABLE },
+		/* 20 s: the margin never goes below 10 s */
+		{ 20, 9, 300, MOA2_TOKEN_FRESH },
+		{ 20, 10, 300, MOA2_TOKEN_UNUSABLE },
+		/* a smaller configured margin wins */
+		{ 60, 50, 5, MOA2_TOKEN_FRESH },
+		{ 60, 55, 5, MOA2_TOKEN_UNUSABLE },
+		{ 300, 260, 30, MOA2_TOKEN_FRESH },
+		{ 300, 270, 30, MOA2_TOKEN_DUE },
+		/* lifetime unknown: the configured margin */
+		{ 0, 0, 300, MOA2_TOKEN_DUE },     /* expires in 200 s */
+		{ 0, 0, 100, MOA2_TOKEN_FRESH },
+	};
+	const time_t now = 1700000000;
+
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct moa2_token_state state = { 0 };
+		enum moa2_token_freshness got;
+
+		state.access_token = (char *)"t";
+		if (cases[i].lifetime == 0) {
+			state.expires_at = (int64_t)now + 200;
+		} else {
+			state.access_token_at = (int64_t)now - cases[i].age;
+			state.expires_at = state.access_token_at + cases[i].lifetime;
+		}
+		got = moa2_token_freshness(&state, now, cases[i].margin);
+		ck_assert_msg(got == cases[i].expect, "case %u (lifetime %lld, age %lld, "
+			      "margin %u): %d, expected %d", i, (long long)cases[i].lifetime,
+			      (long long)cases[i].age, cases[i].margin, got, cases[i].expect);
+		ck_assert(moa2_token_needs_refresh(&state, now, cases[i].margin) ==
+			  (cases[i].expect != MOA2_TOKEN_FRESH));
+	}
+}
+END_TEST
+
+/* A burst of 50 uses under the default settings within two thirds of a
+   token's life, with 60 s and 300 s tokens: one token request per
+   lifetime (the old store's token, of unknown lifetime, is refreshed
+   first; the new one carries its lifetime). Then, three quarters into the
+   new token's life, one more. */
+START_TEST(test_short_lifetime_burst)
+{
+	static const int64_t lifetimes[] = { 60, 300 };
+
+	tt_server_start(NULL);
+	for (unsigned int l = 0; l < 2; l++) {
+		const int64_t life = lifetimes[l];
+		const char *dir = tt_new_dir(), *path = store_path(dir, "acct.json");
+		struct moa2_token_config *config;
+		struct moa2_token_client *client;
+		struct moa2_token_state state;
+		struct moa2_token token;
+		char *text, *error = NULL;
+		time_t start;
+
+		tt_token_route("/token", tt_token_json("at-new", (unsigned int)life, "rt-2"), 0);
+		tt_reset_stats();
+		start = fake_now = time(NULL);
+		tt_store_write(path, "at-old", fake_now + life - 5, "rt-1");
+		text = account_config(dir, "refresh_token", NULL);
+		config = tt_config(text);
+		free(text);
+		client = tt_client(config, NULL);
+		moa2_token_client_set_clock(client, fake_clock, NULL);
+		for (int64_t i = 0; i < 50; i++) {
+			fake_now = start + (time_t)(i * life * 2 / (3 * 50));
+			ck_assert_int_eq(moa2_token_get(client, "acct", 0, &token, &error), 0);
+			ck_assert_str_eq(token.access_token, "at-new");
+			ck_assert_int_gt(token.expires_at, (int64_t)fake_now + MOA2_TOKEN_MIN_REMAINING);
+			moa2_token_clear(&token);
+		}
+		ck_assert_msg(tt_count("/token") == 1, "%lld s tokens: %u token requests "
+			      "for 50 uses", (long long)life, tt_count("/token"));
+		tt_store_read(path, &state);
+		ck_assert_int_eq(state.access_token_at, start);
+		ck_assert_int_eq(state.expires_at - state.access_token_at, life);
+		moa2_token_state_clear(&state);
+		fake_now = start + (time_t)(life * 3 / 4);
+		ck_assert_int_eq(moa2_token_get(client, "acct", 0, &token, &error), 0);
+		ck_assert(token.refreshed);
+		moa2_token_clear(&token);
+		ck_assert_uint_eq(tt_count("/token"), 2);
+		moa2_token_client_destroy(&client);
+		moa2_token_config_free(&config);
+	}
+	tt_server_stop();
+}
+END_TEST
+
 /* The margin through the client: a token valid for 200 s is refreshed with
    a 5 min margin and kept with a 100 s one. */
 START_TEST(test_margin_client)
@@ -652,6 +768,8 @@ token_store_suite(void)
 	tcase_add_test(tc, test_state_json_roundtrip);
 	tcase_add_test(tc, test_margin);
 	tcase_add_test(tc, test_margin_client);
+	tcase_add_test(tc, test_freshness_table);
+	tcase_add_test(tc, test_short_lifetime_burst);
 	tcase_add_test(tc, test_parallel_one_request);
 	tcase_add_test(tc, test_kill9_never_corrupt);
 	tcase_add_test(tc, test_corrupt_store_kept);

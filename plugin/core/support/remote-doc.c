@@ -18,7 +18,7 @@
 
 struct moa2_remote_doc {
 	struct moa2_remote_doc_settings set;
-	char *url, *cache_path, *what, *provider;
+	char *url, *cache_path, *what, *owner, *stale_max_name;
 	struct moa2_http_client *http;
 	const struct moa2_logger *logger;
 
@@ -27,7 +27,7 @@ struct moa2_remote_doc {
 	time_t fetched_at, fresh_until, last_attempt;
 	bool attempted, last_failed, loaded_from_disk, changed;
 	unsigned int fetch_count;
-	char error[160];
+	char error[256];
 };
 
 struct moa2_remote_doc *
@@ -43,7 +43,10 @@ moa2_remote_doc_create(const struct moa2_remote_doc_settings *settings,
 	doc->set.url = doc->url = moa2_strdup(settings->url);
 	doc->set.cache_path = doc->cache_path = moa2_strdup(settings->cache_path);
 	doc->set.what = doc->what = moa2_strdup(settings->what);
-	doc->set.provider = doc->provider = moa2_strdup(settings->provider);
+	doc->set.owner = doc->owner = moa2_strdup(settings->owner);
+	doc->set.stale_max_name = doc->stale_max_name =
+		moa2_strdup(settings->stale_max_name != NULL ? settings->stale_max_name :
+			    "its stale limit");
 	doc->http = http;
 	doc->logger = logger;
 	return doc;
@@ -60,7 +63,8 @@ moa2_remote_doc_destroy(struct moa2_remote_doc **_doc)
 	free(doc->url);
 	free(doc->cache_path);
 	free(doc->what);
-	free(doc->provider);
+	free(doc->owner);
+	free(doc->stale_max_name);
 	free(doc);
 	*_doc = NULL;
 }
@@ -234,8 +238,8 @@ load_from_disk(struct moa2_remote_doc *doc)
 	if ((fd = open(doc->cache_path, O_RDONLY | O_CLOEXEC)) < 0) {
 		if (errno != ENOENT)
 			moa2_log(doc->logger, MOA2_LOG_WARNING,
-				 "provider %s: cannot read the cached %s %s: %s",
-				 doc->provider, doc->what, doc->cache_path, strerror(errno));
+				 "%s: cannot read the cached %s %s: %s",
+				 doc->owner, doc->what, doc->cache_path, strerror(errno));
 		return;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
@@ -249,8 +253,8 @@ load_from_disk(struct moa2_remote_doc *doc)
 	    (doc->set.validate != NULL &&
 	     doc->set.validate(doc->set.validate_context, body, (size_t)n, &error) < 0)) {
 		moa2_log(doc->logger, MOA2_LOG_WARNING,
-			 "provider %s: ignoring the cached %s in %s: unreadable or invalid",
-			 doc->provider, doc->what, doc->cache_path);
+			 "%s: ignoring the cached %s in %s: unreadable or invalid",
+			 doc->owner, doc->what, doc->cache_path);
 		free(body);
 		return;
 	}
@@ -258,8 +262,8 @@ load_from_disk(struct moa2_remote_doc *doc)
 	free(body);
 	doc->fetched_at = st.st_mtime;
 	doc->fresh_until = load_freshness(doc, st.st_mtime);
-	moa2_log(doc->logger, MOA2_LOG_DEBUG, "provider %s: loaded the cached %s from %s",
-		 doc->provider, doc->what, doc->cache_path);
+	moa2_log(doc->logger, MOA2_LOG_DEBUG, "%s: loaded the cached %s from %s",
+		 doc->owner, doc->what, doc->cache_path);
 }
 
 static int
@@ -293,12 +297,12 @@ fetch(struct moa2_remote_doc *doc, time_t now)
 	moa2_http_response_clear(&resp);
 	doc->last_failed = ret < 0;
 	if (ret < 0) {
-		moa2_log(doc->logger, MOA2_LOG_ERROR, "provider %s: fetching the %s from %s failed: %s",
-			 doc->provider, doc->what, doc->url, doc->error);
+		moa2_log(doc->logger, MOA2_LOG_ERROR, "%s: fetching the %s from %s failed: %s",
+			 doc->owner, doc->what, doc->url, doc->error);
 	} else if (doc->cache_path != NULL && persist(doc, &error) < 0) {
 		moa2_log(doc->logger, MOA2_LOG_WARNING,
-			 "provider %s: cannot save the %s to %s: %s (a restart during a provider outage will not have it)",
-			 doc->provider, doc->what, doc->cache_path, error);
+			 "%s: cannot save the %s to %s: %s (a restart during a provider outage will not have it)",
+			 doc->owner, doc->what, doc->cache_path, error);
 	}
 	return ret;
 }
@@ -322,7 +326,7 @@ moa2_remote_doc_get(struct moa2_remote_doc *doc, time_t now, bool refresh,
 	}
 	if (now - doc->fetched_at > (time_t)doc->set.stale_max && now >= doc->fresh_until) {
 		snprintf(doc->error, sizeof(doc->error),
-			 "the last good copy is older than jwks_stale_max");
+			 "the last good copy is older than %s", doc->stale_max_name);
 		*error_r = doc->error;
 		return -1;
 	}

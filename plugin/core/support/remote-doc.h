@@ -25,10 +25,11 @@ typedef int moa2_remote_doc_validate_t(void *context, const char *body,
 
 struct moa2_remote_doc_settings {
 	const char *what;        /* "JWKS", "discovery document" (for logs) */
-	const char *provider;    /* provider name (for logs) */
+	const char *owner;       /* "provider NAME", "account NAME" (for logs) */
 	const char *url;
 	const char *cache_path;  /* NULL: not persisted */
 	unsigned int cache_min, cache_max, retry_interval, stale_max; /* seconds */
+	const char *stale_max_name; /* the option behind stale_max (messages) */
 	moa2_remote_doc_validate_t *validate;
 	void *validate_context;
 };

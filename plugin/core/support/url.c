@@ -4,6 +4,7 @@
 #include "support/url.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -255,4 +256,54 @@ moa2_url_is_allowed(const char *url, bool allow_http_loopback,
 	struct moa2_url info;
 
 	return moa2_url_check(url, allow_http_loopback, &info, error_r) == 0;
+}
+
+/* ------------------------------------------------------------- queries */
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *
+moa2_url_query_param(const char *query, const char *name)
+{
+	size_t name_len = strlen(name);
+
+	while (query != NULL && *query != '\0') {
+		size_t len = strcspn(query, "& #\r\n");
+
+		if (len > name_len && strncmp(query, name, name_len) == 0 &&
+		    query[name_len] == '=') {
+			const char *v = query + name_len + 1, *end = query + len;
+			char *out = malloc((size_t)(end - v) + 1), *o = out;
+			int hi, lo;
+
+			if (out == NULL)
+				abort();
+			for (; v < end; v++) {
+				if (*v == '%' && end - v >= 3 &&
+				    (hi = hex_digit(v[1])) >= 0 && (lo = hex_digit(v[2])) >= 0) {
+					*o++ = (char)(hi * 16 + lo);
+					v += 2;
+				} else {
+					*o++ = *v == '+' ? ' ' : *v;
+				}
+			}
+			*o = '\0';
+			return out;
+		}
+		query += len;
+		if (*query != '&')
+			break;
+		query++;
+	}
+	return NULL;
 }

@@ -29,4 +29,10 @@ int moa2_url_check(const char *url, bool allow_http_loopback,
 bool moa2_url_is_allowed(const char *url, bool allow_http_loopback,
 			 const char **error_r);
 
+/* The value of name in a query string (what follows '?', e.g. an OAuth
+   redirect's), percent-decoded and '+' as a space; malloc()ed, or NULL
+   when absent. An escape that is not %XX is kept as it is; the value ends
+   at '&', '#', a space or a line end. */
+char *moa2_url_query_param(const char *query, const char *name);
+
 #endif

@@ -2,16 +2,16 @@
 #define MOA2_TOKEN_CLIENT_PRIVATE_H
 
 /* The token client's lower layer: endpoints, raw token requests and the
-   store, for the authorization flows and the tests. */
+   store, for the authorization flows (token-authorize.c) and the tests.
+   Private to the core: the CLI uses token-authorize.h. */
 
 #include "mail-oauth2/token-client.h"
 #include "support/http-client.h"
 
-/* ------------------------------------------------------------ for the CLI */
-
 /* The account's endpoints, from the config or from discovery (fetched on
-   first use and kept). The strings live as long as the client. NULL
-   members: not known. Returns 0, or -1 with a malloc()ed message. */
+   first use, kept with the policy of oidc-discovery.h). The strings stay
+   valid until the next call for this account. NULL members: not known.
+   Returns 0, or -1 with a malloc()ed message. */
 struct moa2_token_endpoints {
 	const char *token;
 	const char *device_authorization;
@@ -60,20 +60,16 @@ void moa2_token_client_request(struct moa2_token_client *client,
 			       const struct moa2_http_form_field *fields,
 			       size_t count, struct moa2_token_reply *reply_r);
 
-/* Reads the account's store (see moa2_token_store_read). */
-enum moa2_store_read
-moa2_token_client_read(struct moa2_token_client *client,
-		       const struct moa2_token_account *account,
-		       struct moa2_token_state *state_r, char **error_r);
-
-/* Writes tokens obtained by the CLI into the account's store, under the
-   lock. Returns 0, or -1 with a malloc()ed message. */
+/* Writes tokens obtained by an authorization flow (token-authorize.c)
+   into the account's store, under the lock. Returns 0, or -1 with a
+   malloc()ed message. */
 int moa2_token_client_save(struct moa2_token_client *client,
 			   const struct moa2_token_account *account,
 			   const struct moa2_token_state *state, char **error_r);
 
-/* Tests only: called with every raw token endpoint response (an echo
-   server's answer shows the request that was sent). */
+/* Tests only: called with every raw response to moa2_token_client_post()
+   (token and device authorization endpoints; an echo server's answer
+   shows the request that was sent). */
 typedef void moa2_token_response_hook_t(void *context,
 					const struct moa2_http_response *resp);
 void moa2_token_client_set_response_hook(struct moa2_token_client *client,

@@ -112,7 +112,8 @@ static const struct moa2_config_option account_options[] = {
 	A("token_file", token_file, PATH, NULL, "TOKEN_DIR/ACCOUNT.json",
 	  "the account's token store (JSON, mode 0600)"),
 	A("refresh_margin", refresh_margin, DURATION, "5m", NULL,
-	  "refresh the access token when it expires within this time"),
+	  "refresh the access token when it expires within this time (at most a "
+	  "quarter of its lifetime, at least 10 s unless set lower)"),
 	A("assertion_key_file", assertion_key_file, PATH, NULL, NULL,
 	  "jwt_bearer: RSA private key (PEM) or Google service-account JSON key"),
 	A("assertion_issuer", assertion_issuer, STRING, NULL,

@@ -1,7 +1,9 @@
 /* Claims policy: time, issuer, audience, scope, required claims, identity
    and user binding. Shared by JWT and opaque-token modes. */
 #include "config.h"
-#include "verify/verifier-private.h"
+#include "verify/verify-claims.h"
+#include "verify/verify-result.h"
+#include "support/json.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -9,21 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-const char *
-moa2_printable(const char *str, char *buf, size_t size)
-{
-	size_t i = 0;
-
-	if (str == NULL)
-		return "(none)";
-	for (; str[i] != '\0' && i + 1 < size; i++)
-		buf[i] = str[i] >= 0x20 && str[i] < 0x7f ? str[i] : '?';
-	buf[i] = '\0';
-	if (str[i] != '\0' && size > 4)
-		memcpy(buf + size - 4, "...", 4);
-	return buf;
-}
 
 static int
 check_times(const struct moa2_provider *p, const struct moa2_json *claims,

@@ -1,8 +1,13 @@
 /* JWT mode: route by iss, verify the signature with the provider's keys
    (refetching once per interval for an unknown kid), then the claims. */
 #include "config.h"
-#include "verify/verifier-private.h"
+#include "verify/verify-strategy.h"
+#include "verify/verify-claims.h"
+#include "verify/verify-provider.h"
+#include "verify/verify-result.h"
+#include "jose/jose-jwk.h"
 #include "jose/jose-jws.h"
+#include "support/json.h"
 #include "support/remote-doc.h"
 
 #include <stdio.h>

@@ -3,8 +3,13 @@
    cached by the token's SHA-256, never past exp; rejections briefly;
    temporary failures never. */
 #include "config.h"
-#include "verify/verifier-private.h"
+#include "verify/verify-strategy.h"
+#include "verify/verify-claims.h"
+#include "verify/verify-provider.h"
+#include "verify/verify-result.h"
 #include "support/http-client.h"
+#include "support/json.h"
+#include "support/url.h"
 #include "verify/result-cache.h"
 
 #include <stdio.h>

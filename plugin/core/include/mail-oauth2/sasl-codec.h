@@ -144,6 +144,13 @@ int moa2_sasl_build(enum moa2_sasl_mech mech,
 		    char **out_r, size_t *out_len_r,
 		    enum moa2_sasl_error *error_r);
 
+/* The same as sent on the wire: the base64 of the response. Returns 0 with
+   a malloc()ed NUL-terminated string (it holds the token: release with
+   moa2_secret_str_free), or -1 with error_r. */
+int moa2_sasl_build_base64(enum moa2_sasl_mech mech,
+			   const struct moa2_sasl_client_params *params,
+			   char **b64_r, enum moa2_sasl_error *error_r);
+
 /* ------------------------------------------------------ failure challenge */
 
 /* {"status":..,"schemes":..,"scope":..,"openid-configuration":..};
@@ -164,6 +171,14 @@ char *moa2_sasl_challenge_build(const struct moa2_sasl_challenge *challenge);
 int moa2_sasl_challenge_parse(const void *json, size_t len,
 			      struct moa2_sasl_challenge *challenge_r,
 			      enum moa2_sasl_error *error_r);
+/* The same for the base64 text of a challenge as a server sends it (SMTP
+   334, IMAP +): strict base64, at most MOA2_SASL_MAX_RESPONSE_BASE64
+   characters. json_r (may be NULL) gets the decoded text (malloc()ed,
+   NUL-terminated) whenever the base64 is valid, also when it is not a
+   challenge, so that a tool can show what the server sent. */
+int moa2_sasl_challenge_parse_base64(const char *b64, size_t len,
+				     struct moa2_sasl_challenge *challenge_r,
+				     char **json_r, enum moa2_sasl_error *error_r);
 void moa2_sasl_challenge_clear(struct moa2_sasl_challenge *challenge);
 
 #endif

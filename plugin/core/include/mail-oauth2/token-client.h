@@ -3,7 +3,8 @@
 
 /* The outbound token client: gives the SASL client plugin (and the CLI) a
    valid access token for an account, refreshing it when it expires within
-   the account's refresh_margin.
+   the account's refresh_margin, adapted to the token's lifetime (the
+   freshness rule of token-store.h).
 
    Concurrency: N processes (Postfix smtp) that find the same expired token
    make ONE token request: a process takes the store's exclusive lock,
@@ -70,5 +71,12 @@ int moa2_token_get(struct moa2_token_client *client, const char *account,
    a malloc()ed message. */
 int moa2_token_invalidate(struct moa2_token_client *client, const char *account,
 			  const char *access_token, char **error_r);
+
+/* Reads the account's store (see moa2_token_store_read), for `mail-oauth2
+   token show`. */
+enum moa2_store_read
+moa2_token_client_read(struct moa2_token_client *client,
+		       const struct moa2_token_account *account,
+		       struct moa2_token_state *state_r, char **error_r);
 
 #endif

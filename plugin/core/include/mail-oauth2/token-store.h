@@ -4,9 +4,13 @@
 /* The token store: one JSON file per account, e.g.
 
      {"version":1,"account":"m365","token_type":"Bearer",
-      "access_token":"...","expires_at":1700003600,"scope":"...",
+      "access_token":"...","expires_at":1700003600,
+      "access_token_at":1700000000,"scope":"...",
       "refresh_token":"...","refresh_token_at":1700000000,
       "updated_at":1700000000}
+
+   (access_token_at is absent from stores written before it existed; they
+   still load, and their token's lifetime counts as unknown).
 
    The store's directory is opened when the store is opened and every later
    operation is relative to that descriptor (openat, renameat, fsync), so a
@@ -36,6 +40,7 @@ struct moa2_token_state {
 	char *token_type;
 	char *access_token;     /* NULL: none (dropped or never obtained) */
 	int64_t expires_at;     /* of the access token; 0 = unknown */
+	int64_t access_token_at; /* when it was obtained; 0 = unknown */
 	char *scope;
 	char *refresh_token;    /* NULL: none */
 	int64_t refresh_token_at; /* when the refresh token was obtained */
@@ -49,10 +54,36 @@ void moa2_token_state_copy(struct moa2_token_state *dest,
 /* Replaces *field with a copy of value (NULL allowed), wiping the old. */
 void moa2_token_state_set(char **field, const char *value);
 
-/* True when the access token is missing, has no known expiry, or expires
-   within margin seconds of now. */
+/* The freshness rule of a stored access token, the only one: the token
+   client asks it before every use. The margin before expiry at which the
+   token is refreshed is the account's refresh_margin, but at most a
+   quarter of the token's lifetime (expires_at - access_token_at, when the
+   store knows it) and no less than MOA2_TOKEN_MIN_REMAINING unless
+   refresh_margin itself is less. So a token that lives 60 s or 5 min
+   (Keycloak's default) is reused for three quarters of its life whatever
+   refresh_margin says, and a long-lived one is refreshed refresh_margin
+   before it expires. A token with MOA2_TOKEN_MIN_REMAINING seconds or
+   less left is never sent. */
+#define MOA2_TOKEN_MARGIN_SHARE 4    /* margin <= lifetime / this */
+#define MOA2_TOKEN_MIN_REMAINING 10  /* seconds */
+
+enum moa2_token_freshness {
+	MOA2_TOKEN_FRESH,    /* more than the margin left: use it */
+	MOA2_TOKEN_DUE,      /* within the margin: refresh; should that fail,
+				it may still be used */
+	MOA2_TOKEN_UNUSABLE, /* none, expiry unknown, or about to expire:
+				refresh, and never send it */
+};
+
+/* The margin that applies to this token (seconds). */
+unsigned int moa2_token_margin(const struct moa2_token_state *state,
+			       unsigned int refresh_margin);
+enum moa2_token_freshness
+moa2_token_freshness(const struct moa2_token_state *state, time_t now,
+		     unsigned int refresh_margin);
+/* moa2_token_freshness() != MOA2_TOKEN_FRESH */
 bool moa2_token_needs_refresh(const struct moa2_token_state *state, time_t now,
-			      unsigned int margin);
+			      unsigned int refresh_margin);
 
 /* Serialises / parses the JSON form (exposed for tests and the CLI).
    Parse returns 0, or -1 with a static reason. */

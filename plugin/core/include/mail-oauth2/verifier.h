@@ -22,6 +22,9 @@
 struct moa2_verify_config;
 struct moa2_verifier;
 
+/* Bytes: a longer token is refused (too_large) before anything is parsed. */
+#define MOA2_VERIFY_MAX_TOKEN 16384
+
 enum moa2_verify_outcome {
 	MOA2_OUTCOME_ACCEPTED,
 	MOA2_OUTCOME_REJECTED,

@@ -1,0 +1,22 @@
+#ifndef MOA2_VERIFY_CLAIMS_H
+#define MOA2_VERIFY_CLAIMS_H
+
+/* The claims policy shared by the JWT and opaque-token strategies. */
+
+#include "verify/verify-engine.h"
+
+struct moa2_json;
+
+#define CLAIMS_EXP_REQUIRED 0x01 /* JWT: exp must be present */
+#define CLAIMS_ISS_REQUIRED 0x02 /* JWT: iss must be present */
+#define CLAIMS_NO_AUDIENCE  0x04 /* userinfo: no audience to check */
+#define CLAIMS_AZP_AUDIENCE 0x08 /* tokeninfo: azp counts as audience */
+
+/* Checks claims against the provider's policy; on success sets the
+   identity, expiry and exported claims of result. Returns 0 or -1 (result
+   rejected). */
+int moa2_verify_claims(const struct moa2_provider *p, const struct moa2_json *claims,
+		       unsigned int flags, const char *asserted_user,
+		       struct moa2_verify_result *result);
+
+#endif

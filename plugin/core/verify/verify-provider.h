@@ -1,0 +1,34 @@
+#ifndef MOA2_VERIFY_PROVIDER_H
+#define MOA2_VERIFY_PROVIDER_H
+
+/* One configured provider: its set-up (algorithms, local keys), its
+   discovery document and key sets (fetched on first use, with the cache
+   policy of remote-doc.h), and the live check of `mail-oauth2 discover`.
+   Failure behaviour: no usable discovery or key set is a temporary
+   failure (-1 and a reason), never a rejection. */
+
+#include "verify/verify-engine.h"
+
+/* Sets up v->providers[idx]. Returns 0, or -1 with a malloc()ed message
+   naming the config line. */
+int moa2_provider_init(struct moa2_verifier *v, unsigned int idx, char **error_r);
+void moa2_provider_deinit(struct moa2_provider *p);
+
+/* Resolves endpoints from discovery when configured; refresh fetches now
+   (subject to the retry interval). 0 or -1 (tempfail). */
+int moa2_provider_discover(struct moa2_provider *p, bool refresh, const char **error_r);
+
+/* The provider's fetched key set (NULL when it has none: jwks_file or an
+   HMAC secret only), fetching as needed. Returns 0, or -1 when no usable
+   key set exists (a temporary failure). */
+int moa2_provider_keys(struct moa2_provider *p, bool refresh,
+		       const struct moa2_jwks **remote_r, const char **error_r);
+
+/* Fetches discovery and keys now and describes them into buf (appended).
+   Returns whether everything could be fetched. */
+bool moa2_provider_report(struct moa2_provider *p, char *buf, size_t size);
+
+/* HTTP fetches of the provider's key set so far (tests, benchmarks). */
+unsigned int moa2_provider_jwks_fetch_count(const struct moa2_provider *p);
+
+#endif
