@@ -165,12 +165,6 @@ CYRUS_LOG=$(pf_log cyrus)
 
 # ---------------------------------------------------------------- logins
 
-_src_n=9
-next_src() {
-	_src_n=$((_src_n + 1))
-	SRC=127.0.0.$_src_n
-}
-
 _run=0
 # login HOST MECH USER TOKEN: one login at HOST (imap, subm, cyrus,
 # pf-dovecot); sets rc, res, and ch: the base64 of the last non-empty

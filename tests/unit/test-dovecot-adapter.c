@@ -158,15 +158,16 @@ struct test_passdb {
 	struct auth_passdb auth_passdb;
 };
 
-/* The passdb as Dovecot makes it: preinit with args, then init. */
+/* The passdb as Dovecot makes it: preinit with "OPTIONS CONF" as its
+   args, then init. */
 static void
-passdb_create(struct test_passdb *pd, const char *args)
+passdb_create(struct test_passdb *pd, const char *options, const char *conf)
 {
 	struct passdb_module *module;
 
 	pd->iface = *stub.passdb_iface;
 	pd->pool = pool_alloconly_create("test passdb", 1024);
-	module = pd->iface.preinit(pd->pool, args);
+	module = pd->iface.preinit(pd->pool, t_strdup_printf("%s %s", options, conf));
 	ck_assert_ptr_nonnull(module);
 	module->iface = pd->iface;
 	pd->iface.init(module);
@@ -200,6 +201,30 @@ passdb_verify(struct test_passdb *pd, struct auth_request *request,
 	ck_assert_uint_eq(last_result_calls, 1);
 }
 
+/* A passdb lookup of alice's token sent as a password (PLAIN), from ip */
+static struct auth_request *
+plain_request(struct test_passdb *pd, const char *ip)
+{
+	struct auth_request *request =
+		stub_request_new(NULL, "PLAIN", ip, &pd->auth_passdb);
+
+	request->fields.user = p_strdup(request->pool, "alice");
+	return request;
+}
+
+/* A new blocking=no passdb, and token verified by it as alice's PLAIN
+   password from ip: the request (the passdb's result in last_result) */
+static struct auth_request *
+plain_lookup(struct test_passdb *pd, const char *ip, const char *token)
+{
+	struct auth_request *request;
+
+	passdb_create(pd, "blocking=no", conf_path);
+	request = plain_request(pd, ip);
+	passdb_verify(pd, request, token);
+	return request;
+}
+
 /* the client's response as it arrives in auth_continue (base64-decoded) */
 static const char *
 xoauth2_response(const char *user, const char *token)
@@ -227,6 +252,23 @@ mech_ack(struct auth_request *request, const char *data)
 {
 	request->mech->auth_continue(request, (const unsigned char *)data,
 				     strlen(data));
+}
+
+/* A login with mech: the response through the mechanism, then the token
+   through the passdb as Dovecot's passdb chain would, and the passdb's
+   result back to the mechanism. */
+static struct auth_request *
+mech_login(struct test_passdb *pd, const struct mech_module *mech,
+	   const char *ip, const char *response)
+{
+	struct auth_request *request =
+		stub_request_new(mech, mech->mech_name, ip, &pd->auth_passdb);
+
+	mech_input(request, response);
+	ck_assert_uint_eq(stub.verify_plain_calls, 1);
+	pd->iface.verify_plain(request, stub.verify_plain_password,
+			       stub.verify_plain_callback);
+	return request;
 }
 
 /* every grep of a case: the line that carries all of parts, in order */
@@ -331,11 +373,9 @@ START_TEST(test_double_base64_by_passdb_args)
 	const char *resp = double_base64(xoauth2_response("alice", "tok-db"));
 	struct test_passdb pd;
 	struct auth_request *request;
-	char args[400];
 
 	/* refused by default, named in plain words */
-	snprintf(args, sizeof(args), "blocking=no %s", conf_path);
-	passdb_create(&pd, args);
+	passdb_create(&pd, "blocking=no", conf_path);
 	request = stub_request_new(&mech_xoauth2_bearer, "XOAUTH2", "127.0.0.4", NULL);
 	mech_input(request, resp);
 	ck_assert_uint_eq(stub.fail_calls, 1);
@@ -349,8 +389,7 @@ START_TEST(test_double_base64_by_passdb_args)
 
 	/* allow_double_base64=yes: accepted, still named */
 	stub_reset();
-	snprintf(args, sizeof(args), "blocking=no allow_double_base64=yes %s", conf_path);
-	passdb_create(&pd, args);
+	passdb_create(&pd, "blocking=no allow_double_base64=yes", conf_path);
 	request = stub_request_new(&mech_xoauth2_bearer, "XOAUTH2", "127.0.0.4", NULL);
 	mech_input(request, resp);
 	ck_assert_uint_eq(stub.fail_calls, 0);
@@ -443,11 +482,9 @@ END_TEST
 START_TEST(test_init_replaces_the_mechanisms)
 {
 	struct test_passdb pd;
-	char args[400];
 
 	ck_assert(stub_mech_is_builtin(stub_registered_mech("XOAUTH2")));
-	snprintf(args, sizeof(args), "blocking=no %s", conf_path);
-	passdb_create(&pd, args);
+	passdb_create(&pd, "blocking=no", conf_path);
 	ck_assert(stub_registered_mech("XOAUTH2")->auth_continue ==
 		  mech_xoauth2_bearer.auth_continue);
 	ck_assert(stub_registered_mech("OAUTHBEARER")->auth_new ==
@@ -458,8 +495,7 @@ START_TEST(test_init_replaces_the_mechanisms)
 	/* builtin_mechanisms=yes keeps Dovecot's */
 	stub_case_begin();
 	authdb_bearer_init(NULL);
-	snprintf(args, sizeof(args), "blocking=no builtin_mechanisms=yes %s", conf_path);
-	passdb_create(&pd, args);
+	passdb_create(&pd, "blocking=no builtin_mechanisms=yes", conf_path);
 	ck_assert(stub_mech_is_builtin(stub_registered_mech("XOAUTH2")));
 	ck_assert(stub_mech_is_builtin(stub_registered_mech("OAUTHBEARER")));
 	passdb_destroy(&pd);
@@ -473,13 +509,8 @@ START_TEST(test_passdb_accepted)
 	char *token = make_token("https://mail.test", "alice", "imap");
 	struct test_passdb pd;
 	struct auth_request *request;
-	char args[400];
 
-	snprintf(args, sizeof(args), "blocking=no %s", conf_path);
-	passdb_create(&pd, args);
-	request = stub_request_new(NULL, "PLAIN", "127.0.0.8", &pd.auth_passdb);
-	request->fields.user = p_strdup(request->pool, "alice");
-	passdb_verify(&pd, request, token);
+	request = plain_lookup(&pd, "127.0.0.8", token);
 	ck_assert_int_eq(last_result, PASSDB_RESULT_OK);
 	ck_assert_str_eq(stub_field(&stub.set_fields, "user"), "alice");
 	ck_assert_str_eq(stub_field(&stub.set_fields, "preferred_username"), "alice");
@@ -505,13 +536,8 @@ START_TEST(test_passdb_rejected)
 	char *token = make_token("https://other.test", "alice", "imap");
 	struct test_passdb pd;
 	struct auth_request *request;
-	char args[400];
 
-	snprintf(args, sizeof(args), "blocking=no %s", conf_path);
-	passdb_create(&pd, args);
-	request = stub_request_new(NULL, "PLAIN", "127.0.0.9", &pd.auth_passdb);
-	request->fields.user = p_strdup(request->pool, "alice");
-	passdb_verify(&pd, request, token);
+	request = plain_lookup(&pd, "127.0.0.9", token);
 	ck_assert_int_eq(last_result, PASSDB_RESULT_PASSWORD_MISMATCH);
 	ck_assert_ptr_null(stub_field(&stub.set_fields, "user"));
 	assert_log("Info: bearer(?,127.0.0.9): PLAIN rejected reason=wrong_audience "
@@ -520,11 +546,8 @@ START_TEST(test_passdb_rejected)
 
 	/* the whole way: mechanism -> passdb -> challenge -> ack -> FAIL */
 	stub_reset();
-	request = stub_request_new(&mech_xoauth2_bearer, "XOAUTH2", "127.0.0.9",
-				   &pd.auth_passdb);
-	mech_input(request, xoauth2_response("alice", token));
-	pd.iface.verify_plain(request, stub.verify_plain_password,
-			      stub.verify_plain_callback);
+	request = mech_login(&pd, &mech_xoauth2_bearer, "127.0.0.9",
+			     xoauth2_response("alice", token));
 	ck_assert_str_eq(stub.continue_data, "{\"status\":\"401\",\"schemes\":\"bearer\","
 			 "\"scope\":\"imap\",\"openid-configuration\":\"" DISCOVERY "\"}");
 	assert_log("Info: bearer(?,127.0.0.9): XOAUTH2 rejected reason=wrong_audience", NULL);
@@ -542,10 +565,8 @@ START_TEST(test_passdb_tempfail)
 	char *token = make_token("https://mail.test", "alice", "imap");
 	struct test_passdb pd;
 	struct auth_request *request;
-	char args[400];
 
-	snprintf(args, sizeof(args), "blocking=no %s", tempfail_conf_path);
-	passdb_create(&pd, args);
+	passdb_create(&pd, "blocking=no", tempfail_conf_path);
 	request = stub_request_new(&mech_xoauth2_bearer, "XOAUTH2", "127.0.0.10",
 				   &pd.auth_passdb);
 	mech_input(request, xoauth2_response("alice", token));
@@ -606,13 +627,10 @@ START_TEST(test_passdb_threads)
 	char *bad = make_token("https://mail.test", "alice", "mail");
 	struct test_passdb pd;
 	struct auth_request *request;
-	char args[400];
 
-	snprintf(args, sizeof(args), "threads=1 %s", conf_path);
-	passdb_create(&pd, args);
+	passdb_create(&pd, "threads=1", conf_path);
 	assert_log("Debug: bearer: verifying tokens in 1 threads of the auth process", NULL);
-	request = stub_request_new(NULL, "PLAIN", "127.0.0.12", &pd.auth_passdb);
-	request->fields.user = p_strdup(request->pool, "alice");
+	request = plain_request(&pd, "127.0.0.12");
 	last_result_calls = 0;
 	pd.iface.verify_plain(request, good, record_result_stop);
 	/* nothing is decided before the ioloop runs the thread's result */
@@ -667,16 +685,12 @@ START_TEST(test_passdb_worker_round_trip)
 	struct test_passdb master, in_worker;
 	struct auth_request *request, *wrequest;
 	const char *reply;
-	char args[400], *inprocess_json;
+	char *inprocess_json;
 
 	/* the in-process challenge, for comparison */
-	snprintf(args, sizeof(args), "blocking=no %s", conf_path);
-	passdb_create(&master, args);
-	request = stub_request_new(&mech_oauthbearer_bearer, "OAUTHBEARER", "127.0.0.11",
-				   &master.auth_passdb);
-	mech_input(request, oauthbearer_response(NULL, token));
-	master.iface.verify_plain(request, stub.verify_plain_password,
-				  stub.verify_plain_callback);
+	passdb_create(&master, "blocking=no", conf_path);
+	request = mech_login(&master, &mech_oauthbearer_bearer, "127.0.0.11",
+			     oauthbearer_response(NULL, token));
 	ck_assert_str_eq(stub.continue_data, "{\"status\":\"insufficient_scope\","
 			 "\"scope\":\"imap\",\"openid-configuration\":\"" DISCOVERY "\"}");
 	inprocess_json = strdup(stub.continue_data);
@@ -685,13 +699,9 @@ START_TEST(test_passdb_worker_round_trip)
 
 	/* the master hands the request to a worker */
 	stub_reset();
-	snprintf(args, sizeof(args), "blocking=yes %s", conf_path);
-	passdb_create(&master, args);
-	request = stub_request_new(&mech_oauthbearer_bearer, "OAUTHBEARER", "127.0.0.11",
-				   &master.auth_passdb);
-	mech_input(request, oauthbearer_response(NULL, token));
-	master.iface.verify_plain(request, stub.verify_plain_password,
-				  stub.verify_plain_callback);
+	passdb_create(&master, "blocking=yes", conf_path);
+	request = mech_login(&master, &mech_oauthbearer_bearer, "127.0.0.11",
+			     oauthbearer_response(NULL, token));
 	ck_assert_ptr_nonnull(stub.worker_command);
 	ck_assert(strncmp(stub.worker_command, "PASSV\t", 6) == 0);
 	/* the client asserted no user: the worker must take it from the token */
@@ -700,7 +710,7 @@ START_TEST(test_passdb_worker_round_trip)
 
 	/* the worker process: same module, worker = TRUE */
 	worker = TRUE;
-	passdb_create(&in_worker, args);
+	passdb_create(&in_worker, "blocking=yes", conf_path);
 	wrequest = stub_request_new(NULL, "OAUTHBEARER", "127.0.0.11",
 				    &in_worker.auth_passdb);
 	wrequest->fields.user = p_strdup(wrequest->pool, PLACEHOLDER_USER);

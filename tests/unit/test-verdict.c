@@ -22,6 +22,7 @@
 #define FULL_OPENID "https://idp.example/.well-known/openid-configuration"
 #define ISSUER "https://idp.test"
 #define NOW 1700000000
+#define N_CASES(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct tc_vector_file *challenge_file;
 
@@ -181,38 +182,42 @@ START_TEST(test_log_accepted)
 }
 END_TEST
 
-START_TEST(test_log_rejected)
+/* Rejections and temporary failures: the same shape, their own word and
+   level. */
+static const struct failure_case {
+	enum moa2_verify_outcome outcome;
+	enum moa2_verify_reason reason;
+	const char *mech, *provider, *detail;
+	enum moa2_log_level level;
+	const char *want;
+} failure_cases[] = {
+	{ MOA2_OUTCOME_REJECTED, MOA2_VERIFY_EXPIRED, "OAUTHBEARER", "corp",
+	  "exp 1699999000 is 1000 s in the past (leeway 60 s)", MOA2_LOG_INFO,
+	  "OAUTHBEARER rejected reason=expired token=sha256:1a2b3c4d: exp "
+	  "1699999000 is 1000 s in the past (leeway 60 s) (provider=corp)" },
+	/* refused before a provider judged it, no mechanism known */
+	{ MOA2_OUTCOME_REJECTED, MOA2_VERIFY_ALG_NOT_ALLOWED, NULL, NULL,
+	  "alg none is never accepted", MOA2_LOG_INFO,
+	  "rejected reason=alg_not_allowed token=sha256:1a2b3c4d: alg none is "
+	  "never accepted (provider=-)" },
+	{ MOA2_OUTCOME_TEMPFAIL, MOA2_VERIFY_UNAVAILABLE, "XOAUTH2", "corp",
+	  "provider corp: fetching the key set failed: connection refused",
+	  MOA2_LOG_ERROR,
+	  "XOAUTH2 temporary failure reason=unavailable token=sha256:1a2b3c4d: "
+	  "provider corp: fetching the key set failed: connection refused "
+	  "(provider=corp)" },
+};
+
+START_TEST(test_log_failure)
 {
+	const struct failure_case *c = &failure_cases[_i];
 	struct moa2_verify_result result;
 	struct moa2_verdict_log line;
 
-	result_init(&result, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_EXPIRED,
-		    "exp 1699999000 is 1000 s in the past (leeway 60 s)");
-	moa2_verdict_log_result(&result, "OAUTHBEARER", NOW, &line);
-	assert_line(&line, MOA2_LOG_INFO, "OAUTHBEARER rejected reason=expired "
-		    "token=sha256:1a2b3c4d: exp 1699999000 is 1000 s in the past "
-		    "(leeway 60 s) (provider=corp)");
-	/* refused before a provider judged it */
-	result.provider = NULL;
-	result.reason = MOA2_VERIFY_ALG_NOT_ALLOWED;
-	snprintf(result.detail, sizeof(result.detail), "alg none is never accepted");
-	moa2_verdict_log_result(&result, NULL, NOW, &line);
-	assert_line(&line, MOA2_LOG_INFO, "rejected reason=alg_not_allowed "
-		    "token=sha256:1a2b3c4d: alg none is never accepted (provider=-)");
-}
-END_TEST
-
-START_TEST(test_log_tempfail)
-{
-	struct moa2_verify_result result;
-	struct moa2_verdict_log line;
-
-	result_init(&result, MOA2_OUTCOME_TEMPFAIL, MOA2_VERIFY_UNAVAILABLE,
-		    "provider corp: fetching the key set failed: connection refused");
-	moa2_verdict_log_result(&result, "XOAUTH2", NOW, &line);
-	assert_line(&line, MOA2_LOG_ERROR, "XOAUTH2 temporary failure reason=unavailable "
-		    "token=sha256:1a2b3c4d: provider corp: fetching the key set failed: "
-		    "connection refused (provider=corp)");
+	result_init(&result, c->outcome, c->reason, c->detail);
+	result.provider = c->provider;
+	moa2_verdict_log_result(&result, c->mech, NOW, &line);
+	assert_line(&line, c->level, c->want);
 }
 END_TEST
 
@@ -421,8 +426,7 @@ verdict_suite(void)
 
 	tc = tcase_create("log");
 	tcase_add_test(tc, test_log_accepted);
-	tcase_add_test(tc, test_log_rejected);
-	tcase_add_test(tc, test_log_tempfail);
+	tcase_add_loop_test(tc, test_log_failure, 0, (int)N_CASES(failure_cases));
 	tcase_add_test(tc, test_log_truncated);
 	tcase_add_test(tc, test_log_codec_error);
 	tcase_add_test(tc, test_log_double_base64);

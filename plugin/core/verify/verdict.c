@@ -90,11 +90,11 @@ moa2_verdict_log_result(const struct moa2_verify_result *result,
 			struct moa2_verdict_log *log_r)
 {
 	const char *sep = mech != NULL ? " " : "";
+	bool rejected = result->outcome == MOA2_OUTCOME_REJECTED;
 
 	if (mech == NULL)
 		mech = "";
-	switch (result->outcome) {
-	case MOA2_OUTCOME_ACCEPTED:
+	if (result->outcome == MOA2_OUTCOME_ACCEPTED) {
 		log_set(log_r, MOA2_LOG_DEBUG, "%s%saccepted user=%s provider=%s "
 			"token=sha256:%s expires_in=%llds%s", mech, sep,
 			or_dash(result->identity), or_dash(result->provider),
@@ -102,23 +102,15 @@ moa2_verdict_log_result(const struct moa2_verify_result *result,
 			result->expires_at == 0 ? 0LL :
 			(long long)(result->expires_at - now),
 			result->from_cache ? " (cached)" : "");
-		break;
-	case MOA2_OUTCOME_REJECTED:
-		log_set(log_r, MOA2_LOG_INFO, "%s%srejected reason=%s "
-			"token=sha256:%s: %s (provider=%s)", mech, sep,
-			moa2_verify_reason_name(result->reason),
-			or_dash(result->fingerprint), result->detail,
-			or_dash(result->provider));
-		break;
-	case MOA2_OUTCOME_TEMPFAIL:
-	default:
-		log_set(log_r, MOA2_LOG_ERROR, "%s%stemporary failure reason=%s "
-			"token=sha256:%s: %s (provider=%s)", mech, sep,
-			moa2_verify_reason_name(result->reason),
-			or_dash(result->fingerprint), result->detail,
-			or_dash(result->provider));
-		break;
+		return;
 	}
+	/* a rejection is the user's doing, a temporary failure is ours */
+	log_set(log_r, rejected ? MOA2_LOG_INFO : MOA2_LOG_ERROR,
+		"%s%s%s reason=%s token=sha256:%s: %s (provider=%s)", mech, sep,
+		rejected ? "rejected" : "temporary failure",
+		moa2_verify_reason_name(result->reason),
+		or_dash(result->fingerprint), result->detail,
+		or_dash(result->provider));
 }
 
 void
