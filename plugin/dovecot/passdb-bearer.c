@@ -18,10 +18,11 @@
    the reason code; provider or keys unreachable -> PASSDB_RESULT_INTERNAL_FAILURE
    (the client is told to try again later, never "wrong password"),
    logged at error. The log line of each outcome is the core's
-   (verdict.h), the same as the Cyrus plugin's. A config error stops the auth process at start-up with
-   FILE:LINE. Results are never put into Dovecot's auth cache (no cache
-   key), so no cached success outlives the token's exp; the engine caches
-   keys and opaque-token results itself, never past exp.
+   (verdict.h), the same as the Cyrus plugin's. A config error stops the
+   auth process at start-up with FILE:LINE. Results are never put into
+   Dovecot's auth cache (no cache key), so no cached success outlives the
+   token's exp; the engine caches keys and opaque-token results itself,
+   never past exp.
 
    blocking=threads (default): verification runs in threads=N threads of
    the auth process (passdb-bearer-threads.c; default N: CPUs - 1, 1 to 4),

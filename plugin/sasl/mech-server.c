@@ -7,8 +7,9 @@
    Failure behaviour: fails closed everywhere. accepted -> SASL_OK with the
    token's identity as the authenticated user; rejected -> the failure
    challenge (the core's, verdict.h: the same JSON as Dovecot's for the
-   same token), then SASL_BADAUTH whatever the client answers; temporary failure (provider or keys unreachable) ->
-   SASL_TRYAGAIN (Postfix: 454 4.7.0), never a wrong-password answer; a
+   same token), then SASL_BADAUTH whatever the client answers; temporary
+   failure (provider or keys unreachable) -> SASL_TRYAGAIN (Postfix:
+   454 4.7.0), no challenge, never a wrong-password answer; a
    malformed response -> SASL_BADPROT; a broken config -> SASL_FAIL with
    the config error on every attempt (and at start), never a token that
    passes unverified. Tokens are named by their fingerprint only.
@@ -218,7 +219,6 @@ server_verify(struct server_ctx *ctx, struct server_glob *glob,
 			  moa2_sasl_response_asserted_user(&resp), &result);
 	moa2_sasl_response_clear(&resp);
 	moa2_verdict_log_result(&result, moa2_sasl_mech_name(ctx->mech), time(NULL), &line);
-	moa2_sasl_log_line(utils, utils->conn, line.level, line.text);
 	switch (result.outcome) {
 	case MOA2_OUTCOME_ACCEPTED:
 		ret = server_accept(ctx, params, &result, oparams);
@@ -233,6 +233,9 @@ server_verify(struct server_ctx *ctx, struct server_glob *glob,
 		ret = SASL_TRYAGAIN;
 		break;
 	}
+	/* an acceptance only once Cyrus took the identity */
+	if (result.outcome != MOA2_OUTCOME_ACCEPTED || ret == SASL_OK)
+		moa2_sasl_log_line(utils, utils->conn, line.level, line.text);
 	moa2_verify_result_clear(&result);
 	return ret;
 }

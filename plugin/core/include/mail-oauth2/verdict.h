@@ -26,8 +26,9 @@
    A malformed client response gets no challenge (the host fails at once:
    a client that sent garbage would not understand one), nor does an
    accepted token or a temporary failure. Microsoft's servers send no
-   challenge at all; Gmail's say "400" in practice: clients act on the
-   login's failure, not on the status, so one rule from the RFCs serves.
+   challenge at all, and Gmail has been seen sending "400" where its page
+   shows "401": clients act on the failed login, not on the status, so one
+   rule from the RFCs serves every host.
 
    Log lines never contain a token, only its fingerprint:
      debug  [MECH ]accepted user=U provider=P token=sha256:F expires_in=Ns[ (cached)]
