@@ -72,35 +72,41 @@ moa2_dovecot_log_request_end(void)
 	moa2_request_event = NULL;
 }
 
-static void
-moa2_dovecot_log_callback(void *context ATTR_UNUSED,
-			  enum moa2_log_level level, const char *message)
+void
+moa2_dovecot_log_line(struct event *event, enum moa2_log_level level,
+		      const char *text)
 {
-	struct event *event = moa2_request_event != NULL ?
-		moa2_request_event : moa2_global_event;
-
 	if (event == NULL) {
 		/* before init: cannot happen in practice, but never drop
 		   an error */
 		if (level >= MOA2_LOG_WARNING)
-			i_error("mail-oauth2: %s", message);
+			i_error("mail-oauth2: %s", text);
 		return;
 	}
 	switch (level) {
 	case MOA2_LOG_DEBUG:
-		e_debug(event, "%s", message);
+		e_debug(event, "%s", text);
 		break;
 	case MOA2_LOG_INFO:
-		e_info(event, "%s", message);
+		e_info(event, "%s", text);
 		break;
 	case MOA2_LOG_WARNING:
-		e_warning(event, "%s", message);
+		e_warning(event, "%s", text);
 		break;
 	case MOA2_LOG_ERROR:
 	default:
-		e_error(event, "%s", message);
+		e_error(event, "%s", text);
 		break;
 	}
+}
+
+static void
+moa2_dovecot_log_callback(void *context ATTR_UNUSED,
+			  enum moa2_log_level level, const char *message)
+{
+	moa2_dovecot_log_line(moa2_request_event != NULL ?
+			      moa2_request_event : moa2_global_event,
+			      level, message);
 }
 
 const struct moa2_logger *

@@ -38,6 +38,10 @@ struct event *moa2_dovecot_log_event_create(struct event *parent);
 void moa2_dovecot_log_request_begin(struct event *event);
 void moa2_dovecot_log_request_end(void);
 
+/* Logs text on event at the core's level (a verdict line of verdict.h). */
+void moa2_dovecot_log_line(struct event *event, enum moa2_log_level level,
+			   const char *text);
+
 /* The logger to hand to moa2_verifier_create(). */
 const struct moa2_logger *moa2_dovecot_logger(void);
 

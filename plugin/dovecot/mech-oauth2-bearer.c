@@ -8,11 +8,13 @@
    the penalty all apply. Differences from the built-ins:
    - OAUTHBEARER's authzid is optional (RFC 7628): without it the identity
      comes from the token alone;
-   - the failure challenge carries status, scope and openid-configuration
-     of the provider that judged the token, also when the verification
-     ran in an auth-worker;
+   - the failure challenge is the core's (verdict.h: the same JSON as the
+     Cyrus plugin's for the same token), with the scope and
+     openid-configuration of the provider that judged the token, also when
+     the verification ran in an auth-worker;
    - every malformed response is logged at info with the codec's error
-     name; a doubly base64-encoded response is named as such.
+     name (the core's line); a doubly base64-encoded response is named as
+     such.
 
    Failure behaviour: malformed response -> immediate failure, no challenge
    (the client would not understand one); token rejected -> the JSON
@@ -30,6 +32,7 @@
 #include "auth-fields.h"
 
 #include "mail-oauth2/sasl-codec.h"
+#include "mail-oauth2/verdict.h"
 
 #include "dovecot-log.h"
 #include "passdb-bearer.h"
@@ -44,6 +47,8 @@
    other way to tell it from a wrong password). */
 #define OAUTH2_BEARER_TEMPFAIL_REASON \
 	"Temporary authentication failure, try again later"
+/* how an admin accepts doubly base64-encoded responses, for the log */
+#define OAUTH2_BEARER_DOUBLE_B64_OPTION "passdb args allow_double_base64=yes"
 
 struct oauth2_bearer_request {
 	struct auth_request auth;
@@ -53,8 +58,8 @@ struct oauth2_bearer_request {
 	/* the failure challenge was sent: next comes the client's ack */
 	bool challenge_sent;
 
-	/* from the bearer passdb, when it rejected the token */
-	bool rejected;
+	/* from the bearer passdb, when it rejected the token (else
+	   MOA2_VERDICT_REASON_UNKNOWN) */
 	enum moa2_verify_reason reason;
 	const char *scope;
 	const char *openid_configuration;
@@ -99,7 +104,6 @@ mech_oauth2_bearer_set_rejection(struct auth_request *request,
 
 	if (!mech_oauth2_bearer_is_ours(request))
 		return;
-	req->rejected = TRUE;
 	req->reason = reason;
 	req->scope = p_strdup(request->pool, scope);
 	req->openid_configuration = p_strdup(request->pool,
@@ -116,9 +120,8 @@ mech_oauth2_bearer_worker_field(struct auth_request *request,
 	if (!mech_oauth2_bearer_is_ours(request))
 		return;
 	if (strcmp(key, MOA2_FIELD_REASON) == 0) {
-		req->rejected = TRUE;
 		if (moa2_verify_reason_from_name(value, &req->reason) < 0)
-			req->reason = MOA2_VERIFY_MALFORMED;
+			req->reason = MOA2_VERDICT_REASON_UNKNOWN;
 	} else if (strcmp(key, MOA2_FIELD_SCOPE) == 0) {
 		req->scope = p_strdup(request->pool, value);
 	} else if (strcmp(key, MOA2_FIELD_OPENID_CONFIGURATION) == 0) {
@@ -129,33 +132,12 @@ mech_oauth2_bearer_worker_field(struct auth_request *request,
 /* ------------------------------------------------------------ challenge */
 
 static void
-oauth2_bearer_challenge_fill(const struct oauth2_bearer_request *req,
-			     struct moa2_sasl_challenge *ch)
-{
-	bool scope_problem = req->rejected &&
-		req->reason == MOA2_VERIFY_INSUFFICIENT_SCOPE;
-
-	i_zero(ch);
-	if (req->mech == MOA2_MECH_XOAUTH2) {
-		/* as Google and Microsoft: an HTTP status and the scheme */
-		ch->status = scope_problem ? "403" : "401";
-		ch->schemes = "bearer";
-	} else {
-		/* RFC 7628 3.2.2: an RFC 6750 error code */
-		ch->status = scope_problem ? "insufficient_scope" : "invalid_token";
-	}
-	ch->scope = (char *)req->scope;
-	ch->openid_configuration = (char *)req->openid_configuration;
-	/* the verdict may come from Dovecot's own oauth2 passdb */
-	if (ch->openid_configuration == NULL)
-		ch->openid_configuration = (char *)req->auth.openid_config_url;
-}
-
-static void
 oauth2_bearer_send_challenge(struct oauth2_bearer_request *req)
 {
 	struct auth_request *request = &req->auth;
-	struct moa2_sasl_challenge ch;
+	/* the verdict may come from Dovecot's own oauth2 passdb */
+	const char *openid_configuration = req->openid_configuration != NULL ?
+		req->openid_configuration : request->openid_config_url;
 	char *json;
 
 	/* the token is not needed any more */
@@ -165,9 +147,10 @@ oauth2_bearer_send_challenge(struct oauth2_bearer_request *req)
 		request->mech_password = NULL;
 	}
 
-	oauth2_bearer_challenge_fill(req, &ch);
-	json = moa2_sasl_challenge_build(&ch);
+	json = moa2_verdict_challenge(req->mech, req->reason, req->scope,
+				      openid_configuration);
 	if (json == NULL) {
+		/* no challenge for that verdict: fail closed, as temporary */
 		auth_request_internal_failure(request);
 		return;
 	}
@@ -204,40 +187,26 @@ oauth2_bearer_verify_callback(enum passdb_result result,
 
 /* Every line of ours carries the category mail-oauth2. */
 static void
+oauth2_bearer_log(struct auth_request *request, enum moa2_log_level level,
+		  const char *text)
+{
+	struct event *event = moa2_dovecot_log_event_create(request->mech_event);
+
+	moa2_dovecot_log_line(event, level, text);
+	event_unref(&event);
+}
+
+static void
 oauth2_bearer_info(struct auth_request *request, const char *fmt, ...)
 	ATTR_FORMAT(2, 3);
 static void
 oauth2_bearer_info(struct auth_request *request, const char *fmt, ...)
 {
-	struct event *event = moa2_dovecot_log_event_create(request->mech_event);
 	va_list args;
 
 	va_start(args, fmt);
-	e_info(event, "%s", t_strdup_vprintf(fmt, args));
+	oauth2_bearer_log(request, MOA2_LOG_INFO, t_strdup_vprintf(fmt, args));
 	va_end(args);
-	event_unref(&event);
-}
-
-static void
-oauth2_bearer_log_codec_error(struct oauth2_bearer_request *req,
-			      enum moa2_sasl_error error)
-{
-	const char *mech = moa2_sasl_mech_name(req->mech);
-
-	if (error == MOA2_SASL_ERR_DOUBLE_BASE64) {
-		oauth2_bearer_info(&req->auth, "%s response refused: %s: "
-			"the client base64-encoded its response twice (a bug "
-			"of some clients, e.g. the widely copied Python "
-			"imaplib example whose callback returns base64 "
-			"although imaplib.authenticate() encodes it again); "
-			"fix the client, or accept such responses with the "
-			"passdb args allow_double_base64=yes", mech,
-			moa2_sasl_error_name(error));
-	} else {
-		oauth2_bearer_info(&req->auth, "%s response refused: %s: %s",
-				   mech, moa2_sasl_error_name(error),
-				   moa2_sasl_error_sentence(error));
-	}
 }
 
 static bool
@@ -266,6 +235,7 @@ mech_oauth2_bearer_auth_continue(struct auth_request *request,
 	struct oauth2_bearer_request *req =
 		(struct oauth2_bearer_request *)request;
 	struct moa2_sasl_response resp;
+	struct moa2_verdict_log line;
 	enum moa2_sasl_error error;
 
 	if (req->challenge_sent) {
@@ -281,13 +251,16 @@ mech_oauth2_bearer_auth_continue(struct auth_request *request,
 
 	if (moa2_sasl_parse(req->mech, data, data_size,
 			    oauth2_bearer_sasl_flags, &resp, &error) < 0) {
-		oauth2_bearer_log_codec_error(req, error);
+		moa2_verdict_log_codec_error(req->mech, error,
+			OAUTH2_BEARER_DOUBLE_B64_OPTION, &line);
+		oauth2_bearer_log(request, line.level, line.text);
 		auth_request_fail(request);
 		return;
 	}
 	if (resp.double_base64) {
-		oauth2_bearer_info(request, "accepted a doubly base64-encoded "
-		       "response (allow_double_base64=yes): fix the client");
+		moa2_verdict_log_double_base64(req->mech,
+			OAUTH2_BEARER_DOUBLE_B64_OPTION, &line);
+		oauth2_bearer_log(request, line.level, line.text);
 	}
 	if (!oauth2_bearer_set_user(req, &resp)) {
 		moa2_sasl_response_clear(&resp);
@@ -312,6 +285,7 @@ mech_oauth2_bearer_new(enum moa2_sasl_mech mech)
 	req = p_new(pool, struct oauth2_bearer_request, 1);
 	req->auth.pool = pool;
 	req->mech = mech;
+	req->reason = MOA2_VERDICT_REASON_UNKNOWN;
 	return &req->auth;
 }
 

@@ -17,10 +17,12 @@
    fields; rejected -> PASSDB_RESULT_PASSWORD_MISMATCH, logged at info with
    the reason code; provider or keys unreachable -> PASSDB_RESULT_INTERNAL_FAILURE
    (the client is told to try again later, never "wrong password"),
-   logged at error. A config error stops the auth process at start-up with
-   FILE:LINE. Results are never put into Dovecot's auth cache (no cache
-   key), so no cached success outlives the token's exp; the engine caches
-   keys and opaque-token results itself, never past exp.
+   logged at error. The log line of each outcome is the core's
+   (verdict.h), the same as the Cyrus plugin's. A config error stops the
+   auth process at start-up with FILE:LINE. Results are never put into
+   Dovecot's auth cache (no cache key), so no cached success outlives the
+   token's exp; the engine caches keys and opaque-token results itself,
+   never past exp.
 
    blocking=threads (default): verification runs in threads=N threads of
    the auth process (passdb-bearer-threads.c; default N: CPUs - 1, 1 to 4),
@@ -44,6 +46,7 @@
 #include "mech.h"
 
 #include "mail-oauth2/sasl-codec.h"
+#include "mail-oauth2/verdict.h"
 #include "mail-oauth2/verifier.h"
 #include "mail-oauth2/verify-config.h"
 
@@ -287,33 +290,26 @@ bearer_report_rejection(struct auth_request *request,
 	}
 }
 
+/* The core's verdict line (verdict.h), then the outcome for Dovecot. */
 static enum passdb_result
 bearer_result(struct auth_request *request, struct event *event,
 	      const struct moa2_verify_result *result)
 {
+	struct moa2_verdict_log line;
+
+	moa2_verdict_log_result(result, request->fields.mech_name, ioloop_time,
+				&line);
+	moa2_dovecot_log_line(event, line.level, line.text);
 	switch (result->outcome) {
 	case MOA2_OUTCOME_ACCEPTED:
-		e_debug(event, "accepted user=%s provider=%s token=sha256:%s "
-			"expires_in=%lds%s", result->identity,
-			result->provider != NULL ? result->provider : "-",
-			result->fingerprint,
-			result->expires_at == 0 ? 0L :
-			(long)(result->expires_at - ioloop_time),
-			result->from_cache ? " (cached)" : "");
 		auth_request_set_field(request, "user", result->identity, NULL);
 		bearer_export_claims(request, event, result);
 		return PASSDB_RESULT_OK;
 	case MOA2_OUTCOME_REJECTED:
-		e_info(event, "rejected reason=%s token=sha256:%s: %s",
-		       moa2_verify_reason_name(result->reason),
-		       result->fingerprint, result->detail);
 		bearer_report_rejection(request, result);
 		return PASSDB_RESULT_PASSWORD_MISMATCH;
 	case MOA2_OUTCOME_TEMPFAIL:
 	default:
-		e_error(event, "temporary failure reason=%s token=sha256:%s: %s",
-			moa2_verify_reason_name(result->reason),
-			result->fingerprint, result->detail);
 		return PASSDB_RESULT_INTERNAL_FAILURE;
 	}
 }

@@ -6,27 +6,35 @@
 
    Failure behaviour: fails closed everywhere. accepted -> SASL_OK with the
    token's identity as the authenticated user; rejected -> the failure
-   challenge (RFC 7628 / Google's XOAUTH2 JSON), then SASL_BADAUTH whatever
-   the client answers; temporary failure (provider or keys unreachable) ->
-   SASL_TRYAGAIN (Postfix: 454 4.7.0), never a wrong-password answer; a
+   challenge (the core's, verdict.h: the same JSON as Dovecot's for the
+   same token), then SASL_BADAUTH whatever the client answers; temporary
+   failure (provider or keys unreachable) -> SASL_TRYAGAIN (Postfix:
+   454 4.7.0), no challenge, never a wrong-password answer; a
    malformed response -> SASL_BADPROT; a broken config -> SASL_FAIL with
    the config error on every attempt (and at start), never a token that
-   passes unverified. Tokens are named by their fingerprint only. */
+   passes unverified. Tokens are named by their fingerprint only.
+   Log lines are the core's (verdict.h) through utils->log; the line of a
+   rejection or temporary failure is also the utils->seterror reason,
+   which is what Postfix logs ("SASL authentication failure: ...") and
+   what sasl_errdetail() returns. */
 
 #include "config.h"
 #include "sasl-plugin.h"
 
 #include "mail-oauth2/common.h"
 #include "mail-oauth2/sasl-codec.h"
+#include "mail-oauth2/verdict.h"
 #include "mail-oauth2/verifier.h"
 #include "mail-oauth2/verify-config.h"
-#include "mail-oauth2/verify-reason.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
-#include <openssl/crypto.h>
+/* how an admin accepts doubly base64-encoded responses, for the log */
+#define SERVER_DOUBLE_B64_OPTION MOA2_SASL_SERVER_DOUBLE_B64_OPTION ": yes"
 
 struct server_glob {
 	unsigned int refs;
@@ -50,7 +58,7 @@ struct server_ctx {
 	enum server_state state;
 	bool asked;         /* the empty challenge was sent once */
 	char *challenge;    /* the failure challenge JSON */
-	char reason[768];   /* why the token was rejected, for seterror */
+	char reason[MOA2_VERDICT_LOG_MAX]; /* the rejection's line, for seterror */
 };
 
 static struct server_glob *glob_server;
@@ -148,10 +156,6 @@ server_accept(struct server_ctx *ctx, sasl_server_params_t *params,
 
 	if (ret != SASL_OK)
 		return ret;
-	moa2_sasl_log(params->utils, params->utils->conn, SASL_LOG_DEBUG, "%s accepted "
-		      "user=%s provider=%s token %s", moa2_sasl_mech_name(ctx->mech),
-		      result->identity, result->provider != NULL ? result->provider : "-",
-		      result->fingerprint);
 	oparams->doneflag = 1;
 	oparams->mech_ssf = 0;
 	oparams->maxoutbuf = 0;
@@ -170,27 +174,17 @@ server_reject(struct server_ctx *ctx, sasl_server_params_t *params,
 	      const struct moa2_verify_result *result, const char **serverout,
 	      unsigned *serveroutlen)
 {
-	struct moa2_sasl_challenge challenge = { 0 };
-	char *json;
+	char *json = moa2_verdict_result_challenge(ctx->mech, result);
 
-	snprintf(ctx->reason, sizeof(ctx->reason), "%s token %s rejected: %s (%s)",
-		 moa2_sasl_mech_name(ctx->mech), result->fingerprint,
-		 moa2_verify_reason_name(result->reason), result->detail);
-	moa2_sasl_log(params->utils, params->utils->conn, SASL_LOG_NOTE, "%s", ctx->reason);
-	if (ctx->mech == MOA2_MECH_XOAUTH2) {
-		challenge.status = (char *)"401";
-		challenge.schemes = (char *)"bearer";
-	} else {
-		challenge.status = (char *)"invalid_token";
-		challenge.openid_configuration = (char *)result->openid_configuration;
+	if (json == NULL) {
+		/* a rejection always has one: fail closed if not */
+		ctx->state = SERVER_DONE;
+		return SASL_FAIL;
 	}
-	challenge.scope = (char *)result->scope;
-	json = moa2_sasl_challenge_build(&challenge);
-	if (json == NULL || (ctx->challenge = moa2_sasl_strdup(params->utils, json)) == NULL) {
-		free(json);
-		return SASL_NOMEM;
-	}
+	ctx->challenge = moa2_sasl_strdup(params->utils, json);
 	free(json);
+	if (ctx->challenge == NULL)
+		return SASL_NOMEM;
 	*serverout = ctx->challenge;
 	*serveroutlen = (unsigned)strlen(ctx->challenge);
 	ctx->state = SERVER_CHALLENGED;
@@ -206,40 +200,42 @@ server_verify(struct server_ctx *ctx, struct server_glob *glob,
 	const sasl_utils_t *utils = params->utils;
 	struct moa2_sasl_response resp;
 	struct moa2_verify_result result;
+	struct moa2_verdict_log line;
 	enum moa2_sasl_error err;
 	int ret;
 
 	if (moa2_sasl_parse(ctx->mech, clientin, len, glob->parse_flags, &resp, &err) < 0) {
-		moa2_sasl_seterror(utils, "%s response refused: %s (%s)",
-				   moa2_sasl_mech_name(ctx->mech),
-				   moa2_sasl_error_sentence(err), moa2_sasl_error_name(err));
+		moa2_verdict_log_codec_error(ctx->mech, err, SERVER_DOUBLE_B64_OPTION, &line);
+		moa2_sasl_seterror(utils, "%s", line.text);
 		ctx->state = SERVER_DONE;
 		return SASL_BADPROT;
 	}
-	if (resp.double_base64)
-		moa2_sasl_log(utils, utils->conn, SASL_LOG_NOTE, "%s: the client encoded "
-			      "its response twice in base64 (accepted by %s)",
-			      moa2_sasl_mech_name(ctx->mech),
-			      MOA2_SASL_SERVER_DOUBLE_B64_OPTION);
+	if (resp.double_base64) {
+		moa2_verdict_log_double_base64(ctx->mech, SERVER_DOUBLE_B64_OPTION, &line);
+		moa2_sasl_log_line(utils, utils->conn, line.level, line.text);
+	}
 	moa2_sasl_log_bind(&glob->log, utils);
 	moa2_verify_token(glob->verifier, resp.token, resp.token_len,
 			  moa2_sasl_response_asserted_user(&resp), &result);
 	moa2_sasl_response_clear(&resp);
+	moa2_verdict_log_result(&result, moa2_sasl_mech_name(ctx->mech), time(NULL), &line);
 	switch (result.outcome) {
 	case MOA2_OUTCOME_ACCEPTED:
 		ret = server_accept(ctx, params, &result, oparams);
 		break;
 	case MOA2_OUTCOME_REJECTED:
+		snprintf(ctx->reason, sizeof(ctx->reason), "%s", line.text);
 		ret = server_reject(ctx, params, &result, serverout, serveroutlen);
 		break;
 	default:
-		moa2_sasl_seterror(utils, "%s token %s: temporary failure: %s",
-				   moa2_sasl_mech_name(ctx->mech), result.fingerprint,
-				   result.detail);
+		moa2_sasl_seterror(utils, "%s", line.text);
 		ctx->state = SERVER_DONE;
 		ret = SASL_TRYAGAIN;
 		break;
 	}
+	/* an acceptance only once Cyrus took the identity */
+	if (result.outcome != MOA2_OUTCOME_ACCEPTED || ret == SASL_OK)
+		moa2_sasl_log_line(utils, utils->conn, line.level, line.text);
 	moa2_verify_result_clear(&result);
 	return ret;
 }

@@ -111,6 +111,13 @@ moa2_sasl_log(const sasl_utils_t *utils, sasl_conn_t *conn, int level,
 }
 
 void
+moa2_sasl_log_line(const sasl_utils_t *utils, sasl_conn_t *conn,
+		   enum moa2_log_level level, const char *text)
+{
+	moa2_sasl_log(utils, conn, cyrus_level(level), "%s", text);
+}
+
+void
 moa2_sasl_seterror(const sasl_utils_t *utils, const char *fmt, ...)
 {
 	char message[1024];

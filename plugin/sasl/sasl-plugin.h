@@ -41,6 +41,10 @@ void moa2_sasl_logger_init(struct moa2_logger *logger, struct moa2_sasl_log *log
 /* utils->log with the prefix, at a Cyrus level (SASL_LOG_ERR ...). */
 void moa2_sasl_log(const sasl_utils_t *utils, sasl_conn_t *conn, int level,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* utils->log with the prefix, at the Cyrus level of a core level (a
+   verdict line of verdict.h). */
+void moa2_sasl_log_line(const sasl_utils_t *utils, sasl_conn_t *conn,
+			enum moa2_log_level level, const char *text);
 /* utils->seterror with the prefix: the reason of a failed step (Cyrus
    also logs it at SASL_LOG_FAIL: Postfix's "SASL authentication
    failure: ..." line). */

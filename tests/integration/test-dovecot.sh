@@ -81,13 +81,6 @@ test_ca || { not_ok "test CA (make-ca.sh)"; summary dovecot; }
 
 # ---------------------------------------------------------------- helpers
 
-_src_n=9
-# next_src: a fresh loopback source address (anvil's penalty is per IP)
-next_src() {
-	_src_n=$((_src_n + 1))
-	SRC=127.0.0.$_src_n
-}
-
 _run=0
 # login PROTO PORT TOKEN [ARG...]: mail-login.py with TOKEN on stdin; sets
 # rc, res (its output file), challenge (the last challenge line, JSON)

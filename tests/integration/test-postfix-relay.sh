@@ -288,7 +288,7 @@ wait_for 60 sh -c "[ \$(grep -c 'status=deferred' '$RLOG') -gt $deferred_before 
 check "a rejected token defers the mail" test "$(status_count deferred)" -gt "$deferred_before"
 check "the deferral says why" grep -q 'the relay rejected access token' "$RLOG"
 check "the mx rejected the old token (max_token_age) after the challenge" \
-	grep -q 'XOAUTH2 token [0-9a-f]* rejected: .*max_token_age' "$MXLOG"
+	grep -q 'XOAUTH2 rejected reason=[a-z_]* token=sha256:[0-9a-f]*: .*max_token_age' "$MXLOG"
 check "the rejected token was dropped from the store" \
 	test "$(store_field device access_token)" != "$at_before"
 check_eq "nothing bounced" "$(status_count bounced)" 0
@@ -380,7 +380,7 @@ check_eq "test-smtp: a token for another user is refused, exit 1" "$?" 1
 check "test-smtp: the failure challenge is decoded and shown" \
 	grep -q 'decoded challenge: {"status":"401"' "$OUT/test-smtp-bob.out"
 check "test-smtp: then 535" grep -q '^S: 535 ' "$OUT/test-smtp-bob.out"
-check "mx: user_mismatch logged" grep -q 'rejected: user_mismatch' "$MXLOG"
+check "mx: user_mismatch logged" grep -q 'rejected reason=user_mismatch' "$MXLOG"
 remember_store
 
 # -------------------- 7. the server mechanisms with clients nobody here wrote
@@ -405,7 +405,7 @@ curl -s --max-time 30 --ssl-reqd --cacert "$TEST_CA" --user alice: --oauth2-bear
 	--login-options AUTH=XOAUTH2 --mail-from a@relay.test --mail-rcpt x@example.test \
 	-T "$OUT/msg.txt" "smtp://127.0.0.1:$MX_PORT" >"$OUT/curl-bad.out" 2>&1
 check_eq "curl with a forged signature: login denied (curl exit 67)" "$?" 67
-check "mx: bad_signature logged" grep -q 'rejected: bad_signature' "$MXLOG"
+check "mx: bad_signature logged" grep -q 'rejected reason=bad_signature' "$MXLOG"
 
 # ------------------------------------------------------- 8. no secrets
 

@@ -344,17 +344,23 @@ write_verify_conf(const char *extra)
 }
 
 static char *
-make_token(const char *aud, const char *user)
+make_token_scope(const char *aud, const char *user, const char *scope)
 {
 	char payload[512];
 
 	snprintf(payload, sizeof(payload),
 		 "{\"iss\":\"https://idp.test\",\"aud\":\"%s\",\"sub\":\"%s\","
-		 "\"preferred_username\":\"%s\",\"scope\":\"smtp\",\"iat\":%lld,"
-		 "\"exp\":%lld}", aud, user, user, (long long)time(NULL),
+		 "\"preferred_username\":\"%s\",\"scope\":\"%s\",\"iat\":%lld,"
+		 "\"exp\":%lld}", aud, user, user, scope, (long long)time(NULL),
 		 (long long)time(NULL) + 600);
 	return test_jose_sign("RS256", signing_key,
 			      "{\"alg\":\"RS256\",\"typ\":\"at+jwt\"}", payload);
+}
+
+static char *
+make_token(const char *aud, const char *user)
+{
+	return make_token_scope(aud, user, "smtp");
 }
 
 static sasl_conn_t *
@@ -419,9 +425,29 @@ START_TEST(test_server_accept)
 }
 END_TEST
 
+/* An OAUTHBEARER login (GS2 header gs2, token) on a new connection that
+   must get the challenge want_json, then SASL_BADAUTH after the ack. */
+static sasl_conn_t *
+server_oauthbearer_rejected(const char *gs2, const char *token, const char *want_json)
+{
+	sasl_conn_t *conn;
+	const char *out;
+	unsigned len, out_len;
+	char ob[4096];
+
+	ck_assert_int_eq(sasl_server_new("smtp", "mx.test", NULL, NULL, NULL, NULL, 0,
+					 &conn), SASL_OK);
+	len = (unsigned)snprintf(ob, sizeof(ob), "%s\001auth=Bearer %s\001\001", gs2, token);
+	ck_assert_int_eq(sasl_server_start(conn, "OAUTHBEARER", ob, len, &out, &out_len),
+			 SASL_CONTINUE);
+	ck_assert_str_eq(out, want_json);
+	ck_assert_int_eq(sasl_server_step(conn, "\001", 1, &out, &out_len), SASL_BADAUTH);
+	return conn;
+}
+
 START_TEST(test_server_reject)
 {
-	char *token = make_token("https://other.test", "alice"), *resp, ob[4096];
+	char *token = make_token("https://other.test", "alice"), *resp;
 	sasl_conn_t *conn;
 	const char *out;
 	unsigned len, out_len;
@@ -435,7 +461,7 @@ START_TEST(test_server_reject)
 	ck_assert_str_eq(out, "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"smtp\"}");
 	/* whatever the client answers, the answer stays no */
 	ck_assert_int_eq(sasl_server_step(conn, "", 0, &out, &out_len), SASL_BADAUTH);
-	ck_assert_msg(strstr(sasl_errdetail(conn), "rejected: wrong_audience") != NULL,
+	ck_assert_msg(strstr(sasl_errdetail(conn), "rejected reason=wrong_audience") != NULL,
 		      "%s", sasl_errdetail(conn));
 	free(resp);
 	sasl_dispose(&conn);
@@ -443,14 +469,30 @@ START_TEST(test_server_reject)
 	/* a token for alice, asserted for bob */
 	free(token);
 	token = make_token("https://mail.test", "alice");
+	conn = server_oauthbearer_rejected("n,a=bob,", token,
+		"{\"status\":\"invalid_token\",\"scope\":\"smtp\"}");
+	ck_assert_ptr_nonnull(strstr(sasl_errdetail(conn), "user_mismatch"));
+	sasl_dispose(&conn);
+
+	/* a token without the required scope: the scope statuses of verdict.h */
+	free(token);
+	token = make_token_scope("https://mail.test", "alice", "mail");
 	ck_assert_int_eq(sasl_server_new("smtp", "mx.test", NULL, NULL, NULL, NULL, 0,
 					 &conn), SASL_OK);
-	len = (unsigned)snprintf(ob, sizeof(ob), "n,a=bob,\001auth=Bearer %s\001\001", token);
-	ck_assert_int_eq(sasl_server_start(conn, "OAUTHBEARER", ob, len, &out, &out_len),
+	resp = xoauth2_response("alice", token, &len);
+	ck_assert_int_eq(sasl_server_start(conn, "XOAUTH2", resp, len, &out, &out_len),
 			 SASL_CONTINUE);
-	ck_assert_ptr_nonnull(strstr(out, "\"status\":\"invalid_token\""));
-	ck_assert_int_eq(sasl_server_step(conn, "\001", 1, &out, &out_len), SASL_BADAUTH);
-	ck_assert_ptr_nonnull(strstr(sasl_errdetail(conn), "user_mismatch"));
+	free(resp);
+	ck_assert_str_eq(out, "{\"status\":\"403\",\"schemes\":\"bearer\",\"scope\":\"smtp\"}");
+	ck_assert_int_eq(sasl_server_step(conn, "", 0, &out, &out_len), SASL_BADAUTH);
+	ck_assert_ptr_nonnull(strstr(sasl_errdetail(conn), "rejected reason=insufficient_scope"));
+	sasl_dispose(&conn);
+	conn = server_oauthbearer_rejected("n,,", token,
+		"{\"status\":\"insufficient_scope\",\"scope\":\"smtp\"}");
+	/* the core's verdict line, through utils->log */
+	ck_assert_msg(strstr(log_text, "OAUTHBEARER rejected reason=insufficient_scope "
+			     "token=sha256:") != NULL, "log: %s", log_text);
+	ck_assert_ptr_null(strstr(log_text, token + strlen(token) - 20));
 	sasl_dispose(&conn);
 
 	/* malformed */

@@ -14,9 +14,11 @@ static const struct error_text error_texts[MOA2_SASL_ERR_COUNT] = {
 		"the response is longer than the size limit (tokens over 16 KiB are refused)" },
 	[MOA2_SASL_ERR_BASE64] = { "base64", "the response is not valid base64" },
 	[MOA2_SASL_ERR_DOUBLE_BASE64] = { "double_base64",
-		"the response is base64-encoded twice: the client encoded an already "
-		"encoded XOAUTH2/OAUTHBEARER string (a known client bug, e.g. returning "
-		"base64 from a Python imaplib authenticate() callback)" },
+		/* the one explanation of double base64: every host's log line
+		   and the CLI use it (verdict.h) */
+		"the client base64-encoded its response twice (a bug of some clients, "
+		"e.g. the widely copied Python imaplib example whose callback returns "
+		"base64 although imaplib.authenticate() encodes it again)" },
 	[MOA2_SASL_ERR_FAILURE_ACK] = { "failure_ack",
 		"the client sent the reply to a failure challenge instead of credentials" },
 	[MOA2_SASL_ERR_UNKNOWN_FORMAT] = { "unknown_format",

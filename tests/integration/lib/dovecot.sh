@@ -78,6 +78,9 @@
 #                              POSTFIX_PID (registered with on_exit_kill);
 #                              on failure $PF_DIR/start.out holds the reason
 #   free_port                  a free TCP port on 127.0.0.1
+#   next_src                   SRC=127.0.0.N, a fresh loopback source address
+#                              for a login that fails (Dovecot's anvil auth
+#                              penalty delays the next logins from that IP)
 # Env: MOA2_TEST_MAIL_UID (uid/gid owning the mailboxes, default 64999, no
 # passwd entry needed), DOVECOT_EXTRA_CONF (lines added to dovecot.conf),
 # DOVECOT_CHROOT (above).
@@ -89,6 +92,12 @@ POSTFIX_PID=
 
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+_src_n=9
+next_src() {
+	_src_n=$((_src_n + 1))
+	SRC=127.0.0.$_src_n
 }
 
 dovecot_ports() {

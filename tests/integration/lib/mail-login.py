@@ -18,6 +18,10 @@ nobody in this project wrote), for the Dovecot/Postfix integration tests.
                     client's lines, which carry the token, never)
   --send-subject S  SMTP: after login, send a message with subject S from
                     --user to --user
+  --no-initial-response
+                    SMTP: "AUTH MECH" alone, the response after the empty
+                    334 (Dovecot 2.3 submission refuses an AUTH line with a
+                    JWT in it: "500 5.5.2 Line too long")
 
 Prints "challenge: TEXT" for every non-empty server challenge (decoded),
 "result: OK", "result: NO TEXT" or "result: TEMPFAIL TEXT".
@@ -174,7 +178,8 @@ def run_smtp(args, token):
     s.ehlo("client.example.test")
     try:
         # with an initial response (AUTH MECH base64), as most MUAs do
-        s.auth(args.mech, Authenticator(args, token, text=True))
+        s.auth(args.mech, Authenticator(args, token, text=True),
+               initial_response_ok=not args.no_initial_response)
     except smtplib.SMTPAuthenticationError as e:
         text = "%d %s" % (e.smtp_code, e.smtp_error.decode("utf-8", "replace"))
         if e.smtp_code == 454 or str(e.smtp_code).startswith("4"):
@@ -207,6 +212,7 @@ def main():
     p.add_argument("--wait-subject")
     p.add_argument("--show-replies", action="store_true")
     p.add_argument("--send-subject")
+    p.add_argument("--no-initial-response", action="store_true")
     args = p.parse_args()
     token = sys.stdin.read().strip()
     try:

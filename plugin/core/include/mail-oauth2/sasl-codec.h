@@ -154,9 +154,9 @@ int moa2_sasl_build_base64(enum moa2_sasl_mech mech,
 /* ------------------------------------------------------ failure challenge */
 
 /* {"status":..,"schemes":..,"scope":..,"openid-configuration":..};
-   NULL members are left out. XOAUTH2 servers send status "401" (or "400")
-   and schemes "bearer"; OAUTHBEARER servers an RFC 6750 error code such as
-   "invalid_token", plus scope and openid-configuration. */
+   NULL members are left out. Which members a server sends for which
+   rejection is decided in one place, verdict.h (moa2_verdict_challenge);
+   this is the JSON both ways. */
 struct moa2_sasl_challenge {
 	char *status;
 	char *schemes;
