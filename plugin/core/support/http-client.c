@@ -930,15 +930,16 @@ body_read_chunked(struct http_transfer *t)
 	int ret;
 
 	for (;;) {
-		if ((ret = rx_line(t, &line, &len)) <= 0 ||
-		    chunk_size_parse(c, line, len, &size) < 0)
-			goto fail;
+		if ((ret = rx_line(t, &line, &len)) <= 0)
+			goto ended;
+		if (chunk_size_parse(c, line, len, &size) < 0)
+			return -1;
 		if (size == 0)
 			break;
 		if (body_read_length(t, size) < 0)
 			return -1;
 		if ((ret = rx_line(t, &line, &len)) <= 0)
-			goto fail;
+			goto ended;
 		if (len != 0)
 			return client_fail(c, "malformed response: chunk data longer than its size");
 	}
@@ -947,10 +948,11 @@ body_read_chunked(struct http_transfer *t)
 		if (trailer_bytes > HTTP_MAX_HEAD)
 			return client_fail(c, "malformed response: trailer too large");
 	}
-fail:
-	if (ret == 0)
-		return client_fail(c, "connection closed by the server before the end of the response body");
-	return ret < 0 ? -1 : 0;
+	if (ret > 0)
+		return 0;
+ended:
+	return ret < 0 ? -1 :
+		client_fail(c, "connection closed by the server before the end of the response body");
 }
 
 /* Reads one response; keep_r: the connection can carry another request. */
