@@ -515,7 +515,7 @@ START_TEST(test_get_ok_with_ca_blob)
 }
 END_TEST
 
-/* CURLOPT_CAPATH: a directory with the CA under its subject hash. */
+/* ca_dir: a directory with the CA under its subject hash. */
 START_TEST(test_get_ok_with_ca_dir)
 {
 	char dir[TMP_DIR_MAX + 32], link_path[TMP_DIR_MAX + 128], cmd[PATH_MAX];
@@ -793,7 +793,7 @@ START_TEST(test_connection_refused)
 }
 END_TEST
 
-/* libcurl's messages are used, but never with a token or query in them. */
+/* Transport errors never quote a token or the query. */
 START_TEST(test_transport_errors_have_no_secret)
 {
 	struct moa2_http_settings settings = {
