@@ -11,7 +11,8 @@
    exit). Variants run interleaved, one process each per round, on the same
    machine at the same time; the medians are printed.
 
-     bench-sasl-load [-n ROUNDS] NAME=SASL_PATH...
+     bench-sasl-load [-n ROUNDS] NAME[,CONF]=SASL_PATH...
+   CONF: the MAIL_OAUTH2_CONF of that variant (default: the inherited one).
    Output: one line per variant:
      load NAME init_us=MEDIAN process_us=MEDIAN p90_init_us=P90 rounds=N
    Exit status: 0, or 1 when a child failed (its message on stderr). */
@@ -32,6 +33,7 @@
 
 struct variant {
 	const char *name;
+	const char *conf;
 	const char *sasl_path;
 	double *init_us;
 	double *process_us;
@@ -87,6 +89,8 @@ measure(const char *self, const struct variant *v, double *init_r,
 		close(fds[0]);
 		close(fds[1]);
 		setenv("SASL_PATH", v->sasl_path, 1);
+		if (v->conf != NULL)
+			setenv("MAIL_OAUTH2_CONF", v->conf, 1);
 		execl("/proc/self/exe", self, "-C", (char *)NULL);
 		_exit(127);
 	}
@@ -139,11 +143,17 @@ main(int argc, char **argv)
 		}
 	}
 	for (int i = optind; i < argc; i++) {
-		char *eq = strchr(argv[i], '=');
+		char *eq = strchr(argv[i], '='), *comma;
 
 		if (eq == NULL || count == MAX_VARIANTS)
 			goto usage;
 		*eq = '\0';
+		comma = strchr(argv[i], ',');
+		variants[count].conf = NULL;
+		if (comma != NULL) {
+			*comma = '\0';
+			variants[count].conf = comma + 1;
+		}
 		variants[count].name = argv[i];
 		variants[count].sasl_path = eq + 1;
 		variants[count].init_us = calloc(rounds, sizeof(double));
@@ -174,6 +184,6 @@ main(int argc, char **argv)
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: bench-sasl-load [-n ROUNDS] NAME=SASL_PATH...\n");
+	fprintf(stderr, "usage: bench-sasl-load [-n ROUNDS] NAME[,CONF]=SASL_PATH...\n");
 	return 1;
 }
