@@ -316,14 +316,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------- modes
 
-    def mode_static(self, route, url, body):
+    def route_file(self, route, url):
+        """The path and bytes of the route's file, or None after a 404."""
         name = route.get("file", url.path).lstrip("/")
         root = self.server.config.root
         path = os.path.realpath(os.path.join(root, name))
         if not path.startswith(root + os.sep) or not os.path.isfile(path):
-            return self.send_json(404, {"error": "not_found"}, route)
+            self.send_json(404, {"error": "not_found"}, route)
+            return None, None
         with open(path, "rb") as f:
-            data = f.read()
+            return path, f.read()
+
+    def mode_static(self, route, url, body):
+        path, data = self.route_file(route, url)
+        if path is None:
+            return
         ctype = "application/json" if path.endswith(".json") else "application/octet-stream"
         self.send_bytes(200, data, route, ctype)
 
@@ -392,13 +399,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def mode_chunked(self, route, url, body):
-        name = route.get("file", url.path).lstrip("/")
-        root = self.server.config.root
-        path = os.path.realpath(os.path.join(root, name))
-        if not path.startswith(root + os.sep) or not os.path.isfile(path):
-            return self.send_json(404, {"error": "not_found"}, route)
-        with open(path, "rb") as f:
-            data = f.read()
+        path, data = self.route_file(route, url)
+        if path is None:
+            return
         size = max(1, route.get("chunk", 1000))
         self.send_response(200)
         self.send_route_headers(route, "application/json")

@@ -676,6 +676,22 @@ moa2_http_conn_start_tls(struct moa2_http_conn *conn,
 
 /* ------------------------------------------------------------ I/O */
 
+/* After send() or recv() failed on the plain socket: 0 to call it again
+   (interrupted, or ready now), -1 with err. */
+static int
+plain_wait(struct moa2_http_conn *conn, short events, int64_t deadline_ms,
+	   const char *what, char *err)
+{
+	if (errno == EINTR)
+		return 0;
+	if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		conn->broken = true;
+		return conn_fail(err, "connection error while %s: %s", what,
+				 strerror(errno));
+	}
+	return wait_fd(conn->fd, events, deadline_ms, what, err);
+}
+
 int
 moa2_http_conn_write(struct moa2_http_conn *conn, const void *data,
 		     size_t len, int64_t deadline_ms, char *err)
@@ -698,14 +714,8 @@ moa2_http_conn_write(struct moa2_http_conn *conn, const void *data,
 		} else {
 			ret = send(conn->fd, p, (size_t)chunk, MSG_NOSIGNAL);
 			if (ret < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN && errno != EWOULDBLOCK) {
-					conn->broken = true;
-					return conn_fail(err, "send failed: %s", strerror(errno));
-				}
-				if (wait_fd(conn->fd, POLLOUT, deadline_ms,
-					    "sending the request", err) < 0)
+				if (plain_wait(conn, POLLOUT, deadline_ms,
+					       "sending the request", err) < 0)
 					return -1;
 				continue;
 			}
@@ -740,14 +750,8 @@ moa2_http_conn_read(struct moa2_http_conn *conn, void *buf, size_t size,
 		ret = recv(conn->fd, buf, (size_t)chunk, 0);
 		if (ret >= 0)
 			return ret;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			conn->broken = true;
-			return conn_fail(err, "receive failed: %s", strerror(errno));
-		}
-		if (wait_fd(conn->fd, POLLIN, deadline_ms,
-			    "waiting for the response", err) < 0)
+		if (plain_wait(conn, POLLIN, deadline_ms,
+			       "waiting for the response", err) < 0)
 			return -1;
 	}
 }
