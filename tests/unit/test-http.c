@@ -51,6 +51,7 @@ static struct tc_fault_server tls_server;
 static struct tc_fault_server plain_server;
 static struct tc_fault_server proxy_server;
 static struct tc_fault_server v6_server;
+static struct tc_fault_server other_name_server;
 
 static const struct tc_vector_file *encode_file;
 static const struct tc_vector_file *allowed_file;
@@ -153,6 +154,7 @@ live_setup(void)
 	memset(&plain_server, 0, sizeof(plain_server));
 	memset(&proxy_server, 0, sizeof(proxy_server));
 	memset(&v6_server, 0, sizeof(v6_server));
+	memset(&other_name_server, 0, sizeof(other_name_server));
 	server_start(&tls_server, true);
 }
 
@@ -163,6 +165,7 @@ live_teardown(void)
 	server_stop(&plain_server);
 	server_stop(&proxy_server);
 	server_stop(&v6_server);
+	server_stop(&other_name_server);
 }
 
 /* A plain fault-server that is also a CONNECT proxy, with credentials. */
@@ -583,6 +586,30 @@ START_TEST(test_tls_fails_on_host_mismatch)
 	/* refused connection (server bound to 127.0.0.1) or name mismatch;
 	   both are transport failures, never a response */
 	ck_assert_ptr_nonnull(error);
+	moa2_http_client_destroy(&client);
+}
+END_TEST
+
+/* A certificate of the right CA for another name (other.test only): both
+   an address and a name are checked against it. */
+START_TEST(test_tls_fails_on_name_mismatch)
+{
+	char cert_arg[TMP_DIR_MAX + 64], key_arg[TMP_DIR_MAX + 64], url[URL_MAX];
+	const char *args[] = { cert_arg, key_arg, NULL };
+	struct moa2_http_client *client = client_with_ca();
+	const char *error;
+
+	snprintf(cert_arg, sizeof(cert_arg), "--cert=%s/other-name.pem", tmp_dir);
+	snprintf(key_arg, sizeof(key_arg), "--key=%s/other-name.key", tmp_dir);
+	tc_fault_server_start(&other_name_server, tmp_dir, root_dir, ca_dir, args);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/small.json", other_name_server.port);
+	error = get_fails(client, url, NULL);
+	ck_assert_msg(strstr(error, "certificate not accepted") != NULL &&
+		      strstr(error, "IP address mismatch") != NULL, "%s", error);
+	snprintf(url, sizeof(url), "https://localhost:%u/small.json", other_name_server.port);
+	error = get_fails(client, url, NULL);
+	ck_assert_msg(strstr(error, "certificate not accepted") != NULL &&
+		      strstr(error, "hostname mismatch") != NULL, "%s", error);
 	moa2_http_client_destroy(&client);
 }
 END_TEST
@@ -1370,6 +1397,7 @@ http_suite(void)
 	tcase_add_test(tc, test_get_ok_with_ca_dir);
 	tcase_add_test(tc, test_tls_fails_without_the_ca);
 	tcase_add_test(tc, test_tls_fails_on_host_mismatch);
+	tcase_add_test(tc, test_tls_fails_on_name_mismatch);
 	tcase_add_test(tc, test_load_ca_file_errors);
 	tcase_add_test(tc, test_slow_past_total_timeout);
 	tcase_add_test(tc, test_huge_body_refused);
@@ -1425,8 +1453,13 @@ fixtures_create(void)
 	snprintf(ca_file, sizeof(ca_file), "%s/ca.pem", ca_dir);
 	snprintf(other_dir, sizeof(other_dir), "%s/other", tmp_dir);
 	snprintf(other_ca_file, sizeof(other_ca_file), "%s/ca.pem", other_dir);
-	snprintf(cmd, sizeof(cmd), "sh '%s' '%s' && sh '%s' '%s'",
-		 MAKE_CA, ca_dir, MAKE_CA, other_dir);
+	snprintf(cmd, sizeof(cmd), "sh '%s' '%s' && sh '%s' '%s' && cd '%s' && "
+		 "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-keyout other-name.key -out other-name.csr -subj /CN=other.test 2>/dev/null && "
+		 "printf 'subjectAltName=DNS:other.test\\n' >other-name.ext && "
+		 "openssl x509 -req -in other-name.csr -CA ca/ca.pem -CAkey ca/ca.key "
+		 "-CAcreateserial -out other-name.pem -days 2 -extfile other-name.ext 2>/dev/null",
+		 MAKE_CA, ca_dir, MAKE_CA, other_dir, tmp_dir);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "test-http: %s failed\n", cmd);
 		exit(EXIT_FAILURE);
