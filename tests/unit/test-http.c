@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -808,6 +811,50 @@ START_TEST(test_server_down_and_up)
 }
 END_TEST
 
+/* A listener whose accept queue is full drops SYNs, as a black-holed route
+   does: the connect timeout holds. */
+START_TEST(test_connect_timeout_on_dropped_syn)
+{
+	struct moa2_http_settings settings = {
+		.ca_file = ca_file,
+		.connect_timeout_ms = 500,
+		.total_timeout_ms = 5000,
+	};
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t addr_len = sizeof(addr);
+	struct moa2_http_client *client;
+	int listener, fillers[8];
+	double start, elapsed;
+	const char *error;
+	char url[URL_MAX];
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	listener = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(listener, 0);
+	ck_assert_int_eq(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(listen(listener, 0), 0);
+	ck_assert_int_eq(getsockname(listener, (struct sockaddr *)&addr, &addr_len), 0);
+	for (size_t i = 0; i < sizeof(fillers) / sizeof(fillers[0]); i++) {
+		fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		ck_assert_int_ge(fillers[i], 0);
+		(void)connect(fillers[i], (struct sockaddr *)&addr, sizeof(addr));
+	}
+	tc_sleep_ms(100);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/small.json", ntohs(addr.sin_port));
+	client = client_new(&settings);
+	start = now_seconds();
+	error = get_fails(client, url, NULL);
+	elapsed = now_seconds() - start;
+	ck_assert_msg(strstr(error, "timeout while connecting") != NULL, "%s", error);
+	ck_assert_msg(elapsed >= 0.45 && elapsed < 1.5, "gave up after %.2f s, expected 0.5 s",
+		      elapsed);
+	moa2_http_client_destroy(&client);
+	for (size_t i = 0; i < sizeof(fillers) / sizeof(fillers[0]); i++)
+		close(fillers[i]);
+	close(listener);
+}
+END_TEST
+
 START_TEST(test_connection_refused)
 {
 	struct moa2_http_client *client = client_with_ca();
@@ -1410,6 +1457,7 @@ http_suite(void)
 	tcase_add_test(tc, test_down_route_fails);
 	tcase_add_test(tc, test_server_down_and_up);
 	tcase_add_test(tc, test_connection_refused);
+	tcase_add_test(tc, test_connect_timeout_on_dropped_syn);
 	tcase_add_test(tc, test_transport_errors_have_no_secret);
 	tcase_add_test(tc, test_plain_http_needs_opt_in);
 	tcase_add_test(tc, test_post_form_url_encoded);

@@ -33,6 +33,8 @@
 #include <openssl/x509v3.h>
 
 #define HOST_MAX 256
+#define CONNECT_STAGGER_MS 250   /* RFC 8305 section 5 */
+#define CONNECT_MAX_ATTEMPTS 16
 
 struct moa2_http_conn {
 	int fd;
@@ -444,43 +446,108 @@ resolve(const char *host, unsigned int port, int64_t deadline_ms,
 
 /* ------------------------------------------------------------ TCP */
 
-/* 0 with a connected socket, -1 with errno (ETIMEDOUT at the deadline). */
+/* Starts a non-blocking connect: the socket (connected_r: already), or -1
+   with errno. */
 static int
-connect_one(const struct addrinfo *ai, int64_t deadline_ms, int *fd_r)
+connect_start(const struct addrinfo *ai, bool *connected_r)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			ai->ai_protocol);
-	int one = 1, so_error = 0, ret, saved;
-	socklen_t len = sizeof(so_error);
-	struct pollfd pfd;
+	int saved;
 
 	if (fd < 0)
 		return -1;
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		if (errno != EINPROGRESS)
-			goto fail;
-		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
-		while ((ret = poll(&pfd, 1, ms_left(deadline_ms))) < 0 && errno == EINTR)
-			;
-		if (ret == 0)
-			errno = ETIMEDOUT;
-		if (ret <= 0)
-			goto fail;
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) < 0)
-			goto fail;
-		if (so_error != 0) {
-			errno = so_error;
-			goto fail;
-		}
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	*fd_r = fd;
-	return 0;
-fail:
+	*connected_r = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+	if (*connected_r || errno == EINPROGRESS)
+		return fd;
 	saved = errno;
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+/* Of the attempts that poll() saw ready, the first connected one (removed
+   from pfds), or -1; the failed ones are closed and removed. */
+static int
+connect_ready(struct pollfd *pfds, unsigned int *n, int *last_errno)
+{
+	for (unsigned int i = 0; i < *n;) {
+		int fd = pfds[i].fd, so_error = 0;
+		socklen_t len = sizeof(so_error);
+
+		if (pfds[i].revents == 0) {
+			i++;
+			continue;
+		}
+		pfds[i] = pfds[--*n];
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) < 0)
+			so_error = errno;
+		if (so_error == 0)
+			return fd;
+		*last_errno = so_error;
+		close(fd);
+	}
+	return -1;
+}
+
+/* A connection to the first of the addresses that answers. They are tried
+   in their order (getaddrinfo's, RFC 6724), one more every
+   CONNECT_STAGGER_MS while none has answered and at once when one fails
+   (RFC 8305's attempt delay): an address that drops packets, as a broken
+   IPv6 route does, costs that delay, not the connect timeout. Returns the
+   socket, or -1 with errno (ETIMEDOUT at the deadline). */
+static int
+connect_any(const struct addrinfo *ai, int64_t deadline_ms)
+{
+	struct pollfd pfds[CONNECT_MAX_ATTEMPTS];
+	unsigned int n = 0, started = 0;
+	int64_t next_start = 0;
+	int fd = -1, last_errno = ETIMEDOUT, one = 1;
+	bool timed_out = false;
+
+	while (fd < 0) {
+		int64_t now = moa2_http_now_ms();
+		bool more = ai != NULL && started < CONNECT_MAX_ATTEMPTS, connected;
+		int wait;
+
+		if (now >= deadline_ms) {
+			timed_out = n > 0;
+			break;
+		}
+		if (more && now >= next_start) {
+			int s = connect_start(ai, &connected);
+
+			ai = ai->ai_next;
+			started++;
+			if (s < 0)
+				last_errno = errno;
+			else if (connected)
+				fd = s;
+			else
+				pfds[n++] = (struct pollfd){ .fd = s, .events = POLLOUT };
+			next_start = s < 0 ? now : now + CONNECT_STAGGER_MS;
+			continue;
+		}
+		if (n == 0)
+			break; /* every address failed */
+		wait = ms_left(deadline_ms);
+		if (more && next_start - now < wait)
+			wait = (int)(next_start - now);
+		if (poll(pfds, n, wait) < 0 && errno != EINTR) {
+			last_errno = errno;
+			break;
+		}
+		if ((fd = connect_ready(pfds, &n, &last_errno)) < 0 && n == 0)
+			next_start = now; /* a failure starts the next one at once */
+	}
+	for (unsigned int i = 0; i < n; i++)
+		close(pfds[i].fd);
+	if (fd < 0) {
+		errno = timed_out ? ETIMEDOUT : last_errno;
+		return -1;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
 }
 
 int
@@ -488,29 +555,19 @@ moa2_http_conn_connect(const char *host, unsigned int port,
 		       int64_t deadline_ms, struct moa2_http_conn **conn_r,
 		       char *err)
 {
-	struct addrinfo *result, *ai;
-	unsigned int count = 0;
-	int fd = -1, last_errno = ETIMEDOUT;
+	struct addrinfo *result;
+	int fd;
 
 	*conn_r = NULL;
 	if (resolve(host, port, deadline_ms, &result, err) < 0)
 		return -1;
-	for (ai = result; ai != NULL; ai = ai->ai_next)
-		count++;
-	for (ai = result; ai != NULL && fd < 0; ai = ai->ai_next, count--) {
-		int64_t now = moa2_http_now_ms();
-
-		if (now >= deadline_ms)
-			break;
-		if (connect_one(ai, now + (deadline_ms - now) / count, &fd) < 0)
-			last_errno = errno;
-	}
+	fd = connect_any(result, deadline_ms);
 	freeaddrinfo(result);
-	if (fd < 0 && last_errno == ETIMEDOUT)
+	if (fd < 0 && errno == ETIMEDOUT)
 		return conn_fail(err, "timeout while connecting to %s port %u", host, port);
 	if (fd < 0)
 		return conn_fail(err, "cannot connect to %s port %u: %s", host, port,
-				 strerror(last_errno));
+				 strerror(errno));
 	*conn_r = calloc(1, sizeof(**conn_r));
 	if (*conn_r == NULL) {
 		close(fd);

@@ -63,8 +63,10 @@ void moa2_http_tls_release(struct moa2_http_tls **tls);
 struct moa2_http_conn;
 
 /* Resolves host (a name, or an IPv4/IPv6 literal without brackets) and
-   connects to the first of its addresses that answers; when there are
-   several, each attempt gets an equal share of the time left. */
+   connects to the first of its addresses that answers, trying them in
+   getaddrinfo's order with one more attempt every 250 ms while none has
+   answered (RFC 8305): a dropped SYN (a broken IPv6 route) costs 250 ms,
+   not the connect timeout. */
 int moa2_http_conn_connect(const char *host, unsigned int port,
 			   int64_t deadline_ms, struct moa2_http_conn **conn_r,
 			   char *err) MOA2_ATTR_NODISCARD;
