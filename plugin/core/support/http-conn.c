@@ -833,7 +833,7 @@ moa2_http_conn_close(struct moa2_http_conn **_conn)
 		return;
 	*_conn = NULL;
 	if (conn->ssl != NULL) {
-		if (!conn->broken)
+		if (!conn->broken && SSL_is_init_finished(conn->ssl))
 			(void)SSL_shutdown(conn->ssl); /* close_notify, not waited for */
 		SSL_free(conn->ssl);
 		ERR_clear_error();
