@@ -3,7 +3,7 @@
 
 # build: compiler, autotools, the libraries and their headers
 MOA2_BUILD_DEPS="gcc make autoconf automake libtool pkg-config libssl-dev
-libcurl4-openssl-dev libjson-c-dev check libsubunit-dev dovecot-dev libsasl2-dev
+libjson-c-dev check libsubunit-dev dovecot-dev libsasl2-dev
 openssl ca-certificates"
 # sanitizers and libFuzzer
 MOA2_SANITIZER_DEPS="clang libclang-rt-14-dev"

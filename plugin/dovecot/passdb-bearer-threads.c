@@ -13,9 +13,9 @@
    user, its own struct moa2_verifier (in-memory caches per thread, as per
    auth-worker today; the on-disk key cache is shared), a logger that
    buffers lines into the job, and every signal blocked. Everything else
-   happens on the main thread. libcurl: curl_global_init runs when the first
-   verifier is created, before any thread starts, and each verifier has its
-   own easy handle (CURLOPT_NOSIGNAL). OpenSSL 3 is thread-safe.
+   happens on the main thread. Each verifier has its own HTTP client; the
+   clients share one TLS context (the parsed CAs), built at the first HTTPS
+   request of any of them (support/http-conn.h). OpenSSL 3 is thread-safe.
 
    Failure behaviour: a job that cannot be finished (shutdown) fails with
    PASSDB_RESULT_INTERNAL_FAILURE (a temporary failure for the client);

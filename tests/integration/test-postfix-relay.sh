@@ -23,7 +23,9 @@
 # first flush after recovery delivers all of it with one token request;
 # with 60 s and 300 s access tokens (Keycloak's default) and the default
 # refresh_margin a burst of 50 messages makes one token request per token
-# lifetime; no token or secret appears in any log. Postfix throttles a destination after
+# lifetime; a token endpoint given by name is resolved after the chroot, by
+# the chrooted smtp process, with the chroot's etc files (without them the
+# mail is deferred); no token or secret appears in any log. Postfix throttles a destination after
 # failed deliveries ("relay dead"): `postqueue -f` lifts that.
 #
 # Env: MAIL_OAUTH2 (the CLI), MOA2_SASL_PLUGIN (default: the build dir of
@@ -91,6 +93,15 @@ client_id = $IDP_RELAY_ID
 client_secret_file = $WORK/relay.secret
 scope = smtp
 resource = https://mail.test
+[account byname]
+provider = generic
+issuer = $IDP_URL
+token_endpoint = https://localhost:$IDP_PORT/token
+grant = client_credentials
+client_id = $IDP_RELAY_ID
+client_secret_file = $WORK/relay.secret
+scope = smtp
+resource = https://mail.test
 EOF
 printf '%s\n' "$IDP_RELAY_SECRET" >"$WORK/relay.secret"
 chmod 600 "$WORK/relay.secret"
@@ -101,7 +112,7 @@ pf_verify_conf "$VERIFY"
 
 # ------------------------------------------------------------------ Postfix
 
-pf_new_cyrus_mx mx "$MX_PORT" "example.test cc.test" "$MAIL_UID" <<EOF
+pf_new_cyrus_mx mx "$MX_PORT" "example.test cc.test byname.test" "$MAIL_UID" <<EOF
 mech_list: XOAUTH2 OAUTHBEARER
 mail_oauth2_verify_conf: $VERIFY
 EOF
@@ -110,8 +121,11 @@ pf_conf mx "default_process_limit = 60"
 pf_new relay "$RELAY_PORT"
 printf '[127.0.0.1]:%s alice:device\n' "$MX_PORT" >"$WORK/relay/etc/sasl_passwd"
 printf '[127.0.0.1]:%s mail-relay:app\n' "$MX_PORT" >"$WORK/relay/etc/sasl_passwd_app"
-printf 'cc.test smtpapp:[127.0.0.1]:%s\n' "$MX_PORT" >"$WORK/relay/etc/transport"
+printf '[127.0.0.1]:%s mail-relay:byname\n' "$MX_PORT" >"$WORK/relay/etc/sasl_passwd_byname"
+printf 'cc.test smtpapp:[127.0.0.1]:%s\nbyname.test smtpbyname:[127.0.0.1]:%s\n' \
+	"$MX_PORT" "$MX_PORT" >"$WORK/relay/etc/transport"
 pf_service relay "smtpapp unix - - y - - smtp -o smtp_sasl_password_maps=texthash:$WORK/relay/etc/sasl_passwd_app"
+pf_service relay "smtpbyname unix - - y - - smtp -o smtp_sasl_password_maps=texthash:$WORK/relay/etc/sasl_passwd_byname"
 pf_oauth2_relay relay "$CONF" "$WORK/plugins"
 pf_conf relay \
 	"relayhost = [127.0.0.1]:$MX_PORT" \
@@ -148,7 +162,7 @@ d = json.load(open(sys.argv[1]))
 print(d.get(sys.argv[2], ""))' "$WORK/tokens/$1.json" "$2"
 }
 remember_store() {
-	for _acct in device native app; do
+	for _acct in device native app byname; do
 		[ -f "$WORK/tokens/$_acct.json" ] || continue
 		for _f in access_token refresh_token; do
 			_v=$(store_field "$_acct" "$_f")
@@ -360,6 +374,41 @@ for ttl in 60 300; do
 	remember_store
 done
 idp_ctl "ttl?seconds=600" >/dev/null
+
+# ------------ 5c. a token endpoint by name, resolved after the chroot
+
+# The plugin loads before smtp chroots, but it resolves the token
+# endpoint's name when it fetches a token: inside the chroot, with the
+# chroot's /etc files (Debian's postfix copies hosts, resolv.conf,
+# nsswitch.conf... into /var/spool/postfix/etc). Without them the name does
+# not resolve and the mail is deferred; with them it is delivered.
+chroot_etc=$WORK/relay/queue/etc
+check "precondition: the relay's chroot has no etc/hosts" test ! -e "$chroot_etc/hosts"
+idp_ctl "stats?reset=1" >/dev/null
+deferred_before=$(status_count deferred)
+before=$(delivered)
+pf_submit "$RELAY_PORT" carol@byname.test 1
+wait_for 60 sh -c "[ \$(grep -c 'status=deferred' '$RLOG') -gt $deferred_before ]"
+check "no hosts file in the chroot: the mail is deferred" \
+	test "$(status_count deferred)" -gt "$deferred_before"
+check "the reason names the host that did not resolve" \
+	grep -q 'SASL authentication failure: .*account byname: .*cannot resolve host localhost' "$RLOG"
+check_eq "no token request reached the IdP" "$(idp_stat all)" 0
+mkdir -p "$chroot_etc"
+for f in hosts nsswitch.conf host.conf resolv.conf; do
+	[ -f "/etc/$f" ] && cp "/etc/$f" "$chroot_etc/"
+done
+pf_flush relay
+wait_for 60 sh -c "[ \$(find '$WORK/mail/box/new' -type f | wc -l) -ge $((before + 1)) ]"
+check_eq "with the chroot's etc files the mail is delivered" "$(delivered)" $((before + 1))
+check_eq "with one token request" "$(idp_stat client_credentials)" 1
+fetcher=$(sed -n 's/.*postfix-relay\/smtp\[\([0-9]*\)\]: [0-9A-F]*: to=<carol@byname.test>.*status=sent.*/\1/p' \
+	"$RLOG" | tail -n 1)
+check "the mail was sent by smtp process ${fetcher:-?}, which fetched the token" test -n "$fetcher"
+check_eq "and that process runs chrooted in the relay's queue dir" \
+	"$(readlink "/proc/${fetcher:-0}/root" 2>/dev/null)" "$WORK/relay/queue"
+check_eq "still nothing bounced" "$(status_count bounced)" 0
+remember_store
 
 # ------------------------------- 6. mail-oauth2 token test-smtp (CLI)
 

@@ -9,16 +9,24 @@ rotation), and misbehaves on demand.
 Usage:
   fault-server.py --root DIR --port-file F [--pid-file F] [--port N]
                   [--tls-dir DIR | --cert PEM --key KEY | --plain]
-                  [--route PATH=SPEC]... [--parent-pid PID] [--verbose]
+                  [--route PATH=SPEC]... [--proxy [--proxy-auth USER:PASS]]
+                  [--parent-pid PID] [--verbose]
 
   --tls-dir DIR   DIR/server.pem and DIR/server.key (make-ca.sh DIR)
   --plain         plain HTTP, for the loopback http:// opt-in tests
   --port 0        (default) pick a free port; the port is written to
                   --port-file once the server listens (atomically)
   --parent-pid    exit when that process is gone (a crashed test)
+  --proxy         also an HTTP proxy: CONNECT to a loopback address or
+                  localhost opens a tunnel (counted in /_stats as
+                  "CONNECT host:port"; the last Proxy-Authorization seen is
+                  "_proxy_authorization" there)
+  --proxy-auth    CONNECT without Proxy-Authorization: Basic of USER:PASS
+                  gets 407
 
 A route SPEC is "MODE[:ARG]" or a JSON object with these keys:
   mode           static (default) | echo | down | slow | status | garbage | huge
+                 | raw | chunked
   delay          seconds to sleep before answering (any mode; slow = 5 s)
   status         HTTP status (mode status; default 500)
   location       Location header (default /moved when the status is 3xx)
@@ -27,6 +35,9 @@ A route SPEC is "MODE[:ARG]" or a JSON object with these keys:
   size           bytes of the huge body (default 10 MiB)
   no_length      true: huge without Content-Length (connection-delimited)
   file           file under --root to serve instead of the path
+  raw            the bytes (a string, code points < 256) the raw mode sends
+  abort          true: raw closes the TCP connection without TLS close_notify
+  chunk          chunk size of the chunked mode (default 1000)
 MODE:ARG shorthands: slow:SECONDS, status:CODE, huge:nolength.
 
 Modes:
@@ -37,6 +48,9 @@ Modes:
   garbage  200 with a body that is not JSON
   huge     200 with a body of `size` bytes
   status   the status with `body` (default a small JSON error)
+  raw      `raw` as it is (a whole response, well-formed or not), then the
+           connection is closed
+  chunked  the static file (or `file`) with Transfer-Encoding: chunked
 
 Control (never counted in the statistics):
   GET  /_stats           {"PATH": count, ...} requests received per path
@@ -69,7 +83,7 @@ import urllib.parse
 
 TEN_MIB = 10 * 1024 * 1024
 MAX_REQUEST_BODY = 1024 * 1024
-MODES = ("static", "echo", "down", "slow", "status", "garbage", "huge")
+MODES = ("static", "echo", "down", "slow", "status", "garbage", "huge", "raw", "chunked")
 
 
 class Config:
@@ -84,6 +98,7 @@ class Config:
         self.counts = {}
         self.refused = 0
         self.down = False
+        self.proxy_authorization = None
 
     def route_for(self, path):
         with self.lock:
@@ -104,6 +119,8 @@ class Config:
         with self.lock:
             stats = dict(self.counts)
             stats["_refused"] = self.refused
+            if self.proxy_authorization is not None:
+                stats["_proxy_authorization"] = self.proxy_authorization
             return stats
 
     def control(self, req):
@@ -145,11 +162,12 @@ def normalise_route(route):
     mode = route.setdefault("mode", "static")
     if mode not in MODES:
         raise ValueError("unknown mode %r" % mode)
-    for key, kind in (("delay", float), ("status", int), ("size", int)):
+    for key, kind in (("delay", float), ("status", int), ("size", int), ("chunk", int)):
         if key in route:
             route[key] = kind(route[key])
-    if "no_length" in route:
-        route["no_length"] = truthy(route["no_length"])
+    for key in ("no_length", "abort"):
+        if key in route:
+            route[key] = truthy(route[key])
     if mode == "slow":
         route.setdefault("delay", 5.0)
     return route
@@ -196,6 +214,54 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_DELETE(self):
         self.handle_any()
+
+    def do_CONNECT(self):
+        if not self.server.proxy:
+            self.close_connection = True
+            return self.send_json(405, {"error": "not a proxy"})
+        host, _, port = self.path.rpartition(":")
+        host = host.strip("[]")
+        config = self.server.config
+        auth = self.headers.get("Proxy-Authorization")
+        with config.lock:
+            config.counts["CONNECT " + self.path] = config.counts.get("CONNECT " + self.path, 0) + 1
+            config.proxy_authorization = auth
+        self.close_connection = True
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback or not port.isdigit():
+            return self.send_json(403, {"error": "loopback targets only"})
+        if self.server.proxy_auth is not None and auth != self.server.proxy_auth:
+            return self.send_json(407, {"error": "proxy authentication required"})
+        try:
+            upstream = socket.create_connection((host, int(port)), timeout=10)
+        except OSError:
+            return self.send_json(502, {"error": "cannot connect"})
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        self.tunnel(upstream)
+
+    def tunnel(self, upstream):
+        import selectors
+        client = self.connection
+        sel = selectors.DefaultSelector()
+        sel.register(client, selectors.EVENT_READ, upstream)
+        sel.register(upstream, selectors.EVENT_READ, client)
+        try:
+            while True:
+                for key, _ in sel.select(timeout=30):
+                    data = key.fileobj.recv(65536)
+                    if not data:
+                        return
+                    key.data.sendall(data)
+        except OSError:
+            pass
+        finally:
+            sel.close()
+            upstream.close()
 
     def handle_any(self):
         self.connection_requests += 1
@@ -250,14 +316,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------- modes
 
-    def mode_static(self, route, url, body):
+    def route_file(self, route, url):
+        """The path and bytes of the route's file, or None after a 404."""
         name = route.get("file", url.path).lstrip("/")
         root = self.server.config.root
         path = os.path.realpath(os.path.join(root, name))
         if not path.startswith(root + os.sep) or not os.path.isfile(path):
-            return self.send_json(404, {"error": "not_found"}, route)
+            self.send_json(404, {"error": "not_found"}, route)
+            return None, None
         with open(path, "rb") as f:
-            data = f.read()
+            return path, f.read()
+
+    def mode_static(self, route, url, body):
+        path, data = self.route_file(route, url)
+        if path is None:
+            return
         ctype = "application/json" if path.endswith(".json") else "application/octet-stream"
         self.send_bytes(200, data, route, ctype)
 
@@ -317,6 +390,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(piece)
             sent += len(piece)
 
+    def mode_raw(self, route, url, body):
+        self.close_connection = True
+        self.wfile.write(route.get("raw", "").encode("latin-1"))
+        self.wfile.flush()
+        if route.get("abort"):
+            # TCP FIN without close_notify: a truncated TLS stream
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def mode_chunked(self, route, url, body):
+        path, data = self.route_file(route, url)
+        if path is None:
+            return
+        size = max(1, route.get("chunk", 1000))
+        self.send_response(200)
+        self.send_route_headers(route, "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i in range(0, len(data), size):
+            piece = data[i:i + size]
+            self.wfile.write(b"%x;n=%d\r\n%s\r\n" % (len(piece), i, piece))
+        self.wfile.write(b"0\r\nX-Trailer: end\r\n\r\n")
+
     # ---------------------------------------------------------------- output
 
     def send_route_headers(self, route, content_type):
@@ -344,11 +439,14 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address, family, config, tls_context, verbose):
+    def __init__(self, address, family, config, tls_context, verbose, proxy=False,
+                 proxy_auth=None):
         self.address_family = family
         self.config = config
         self.tls_context = tls_context
         self.verbose = verbose
+        self.proxy = proxy
+        self.proxy_auth = proxy_auth
         super().__init__(address, Handler)
 
     def server_bind(self):
@@ -426,6 +524,8 @@ def parse_args(argv):
     p.add_argument("--plain", action="store_true")
     p.add_argument("--route", action="append", default=[], metavar="PATH=SPEC")
     p.add_argument("--parent-pid", type=int)
+    p.add_argument("--proxy", action="store_true")
+    p.add_argument("--proxy-auth", metavar="USER:PASS")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     if args.tls_dir:
@@ -452,7 +552,12 @@ def main(argv):
         tls_context.load_cert_chain(args.cert, args.key)
 
     host, family = loopback_family(args.host)
-    server = Server((host, args.port), family, config, tls_context, args.verbose)
+    proxy_auth = None
+    if args.proxy_auth is not None:
+        import base64
+        proxy_auth = "Basic " + base64.b64encode(args.proxy_auth.encode("utf-8")).decode("ascii")
+    server = Server((host, args.port), family, config, tls_context, args.verbose,
+                    args.proxy, proxy_auth)
 
     stop = threading.Event()
 

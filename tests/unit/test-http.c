@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,7 +34,11 @@
 #define SMALL_JSON "{\"issuer\":\"https://idp.example.com\",\"keys\":[]}\n"
 #define GARBAGE_BODY "<html><body>this is not JSON {"
 #define BOUNDARY_SIZE 1000
+#define BIG_SIZE 100000
+#define LONG_HEADER 20000
 #define URL_MAX 512
+#define PROXY_USER "user"
+#define PROXY_PASS "p@ss"
 #define RANDOM_ENCODE_ITERATIONS 1000
 
 /* Made once by main(): a CA and a server certificate, another CA that
@@ -45,6 +52,9 @@ static char root_dir[TMP_DIR_MAX + 8];
 
 static struct tc_fault_server tls_server;
 static struct tc_fault_server plain_server;
+static struct tc_fault_server proxy_server;
+static struct tc_fault_server v6_server;
+static struct tc_fault_server other_name_server;
 
 static const struct tc_vector_file *encode_file;
 static const struct tc_vector_file *allowed_file;
@@ -87,14 +97,52 @@ static const char *const server_routes[] = {
 	"--route=/down=down",
 	"--route=/garbage=garbage",
 	"--route=/cached={\"file\":\"small.json\",\"cache_control\":\"max-age=123\"}",
+	/* what the HTTP/1.1 reader must take */
+	"--route=/chunked={\"mode\":\"chunked\",\"file\":\"exact.json\",\"chunk\":7}",
+	"--route=/chunked-big={\"mode\":\"chunked\",\"file\":\"big.bin\",\"chunk\":4096}",
+	"--route=/interim={\"mode\":\"raw\",\"raw\":\"HTTP/1.1 100 Continue\\r\\n\\r\\n"
+	"HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: 2\\r\\n\\r\\nok\"}",
+	"--route=/eof-body={\"mode\":\"raw\",\"raw\":\"HTTP/1.1 200 OK\\r\\n"
+	"Connection: close\\r\\n\\r\\n{\\\"complete\\\":true}\"}",
+	/* and what it must refuse */
+	"--route=/truncated={\"mode\":\"raw\",\"abort\":true,\"raw\":\"HTTP/1.1 200 OK\\r\\n"
+	"Connection: close\\r\\n\\r\\n{\\\"complete\\\":tr\"}",
+	"--route=/short-body={\"mode\":\"raw\",\"raw\":\"HTTP/1.1 200 OK\\r\\n"
+	"Content-Length: 10\\r\\n\\r\\nabc\"}",
+	"--route=/two-lengths={\"mode\":\"raw\",\"raw\":\"HTTP/1.1 200 OK\\r\\n"
+	"Content-Length: 2\\r\\nContent-Length: 3\\r\\n\\r\\nok\"}",
+	"--route=/bad-length={\"mode\":\"raw\",\"raw\":\"HTTP/1.1 200 OK\\r\\n"
+	"Content-Length: +2\\r\\n\\r\\nok\"}",
+	"--route=/gzip={\"mode\":\"raw\",\"raw\":\"HTTP/1.1 200 OK\\r\\n"
+	"Transfer-Encoding: gzip, chunked\\r\\n\\r\\n0\\r\\n\\r\\n\"}",
+	"--route=/folded={\"mode\":\"raw\",\"raw\":\"HTTP/1.1 200 OK\\r\\nX-A: 1\\r\\n"
+	" folded\\r\\nContent-Length: 2\\r\\n\\r\\nok\"}",
+	"--route=/control-char={\"mode\":\"raw\",\"raw\":\"HTTP/1.1 200 OK\\r\\nX-A: a\\u0001b\\r\\n"
+	"Content-Length: 2\\r\\n\\r\\nok\"}",
+	"--route=/not-http={\"mode\":\"raw\",\"raw\":\"SSH-2.0-OpenSSH_9.2\\r\\n\"}",
+	"--route=/bad-chunk={\"mode\":\"raw\",\"raw\":\"HTTP/1.1 200 OK\\r\\n"
+	"Transfer-Encoding: chunked\\r\\n\\r\\nzz\\r\\nok\\r\\n0\\r\\n\\r\\n\"}",
+	"--route=/long-chunk={\"mode\":\"raw\",\"raw\":\"HTTP/1.1 200 OK\\r\\n"
+	"Transfer-Encoding: chunked\\r\\n\\r\\n2\\r\\nokk\\r\\n0\\r\\n\\r\\n\"}",
 	NULL
+};
+
+/* server_routes and the ones made at start (fixtures_create) */
+static char long_header_route[LONG_HEADER + 256];
+static const char *all_routes[64];
+
+/* Responses the reader must refuse: a transport failure each. */
+static const char *const malformed_paths[] = {
+	"/truncated", "/short-body", "/two-lengths", "/bad-length", "/gzip",
+	"/folded", "/control-char", "/not-http", "/bad-chunk", "/long-chunk",
+	"/long-header",
 };
 
 static void
 server_start(struct tc_fault_server *srv, bool tls)
 {
 	tc_fault_server_start(srv, tmp_dir, root_dir, tls ? ca_dir : NULL,
-			      server_routes);
+			      all_routes);
 }
 
 static void
@@ -107,6 +155,9 @@ static void
 live_setup(void)
 {
 	memset(&plain_server, 0, sizeof(plain_server));
+	memset(&proxy_server, 0, sizeof(proxy_server));
+	memset(&v6_server, 0, sizeof(v6_server));
+	memset(&other_name_server, 0, sizeof(other_name_server));
 	server_start(&tls_server, true);
 }
 
@@ -115,6 +166,20 @@ live_teardown(void)
 {
 	server_stop(&tls_server);
 	server_stop(&plain_server);
+	server_stop(&proxy_server);
+	server_stop(&v6_server);
+	server_stop(&other_name_server);
+}
+
+/* A plain fault-server that is also a CONNECT proxy, with credentials. */
+static void
+proxy_start(void)
+{
+	static const char *const args[] = {
+		"--proxy", "--proxy-auth=" PROXY_USER ":" PROXY_PASS, NULL,
+	};
+
+	tc_fault_server_start(&proxy_server, tmp_dir, root_dir, NULL, args);
 }
 
 static const char *
@@ -507,7 +572,7 @@ START_TEST(test_get_ok_with_ca_blob)
 }
 END_TEST
 
-/* CURLOPT_CAPATH: a directory with the CA under its subject hash. */
+/* ca_dir: a directory with the CA under its subject hash. */
 START_TEST(test_get_ok_with_ca_dir)
 {
 	char dir[TMP_DIR_MAX + 32], link_path[TMP_DIR_MAX + 128], cmd[PATH_MAX];
@@ -575,6 +640,30 @@ START_TEST(test_tls_fails_on_host_mismatch)
 	/* refused connection (server bound to 127.0.0.1) or name mismatch;
 	   both are transport failures, never a response */
 	ck_assert_ptr_nonnull(error);
+	moa2_http_client_destroy(&client);
+}
+END_TEST
+
+/* A certificate of the right CA for another name (other.test only): both
+   an address and a name are checked against it. */
+START_TEST(test_tls_fails_on_name_mismatch)
+{
+	char cert_arg[TMP_DIR_MAX + 64], key_arg[TMP_DIR_MAX + 64], url[URL_MAX];
+	const char *args[] = { cert_arg, key_arg, NULL };
+	struct moa2_http_client *client = client_with_ca();
+	const char *error;
+
+	snprintf(cert_arg, sizeof(cert_arg), "--cert=%s/other-name.pem", tmp_dir);
+	snprintf(key_arg, sizeof(key_arg), "--key=%s/other-name.key", tmp_dir);
+	tc_fault_server_start(&other_name_server, tmp_dir, root_dir, ca_dir, args);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/small.json", other_name_server.port);
+	error = get_fails(client, url, NULL);
+	ck_assert_msg(strstr(error, "certificate not accepted") != NULL &&
+		      strstr(error, "IP address mismatch") != NULL, "%s", error);
+	snprintf(url, sizeof(url), "https://localhost:%u/small.json", other_name_server.port);
+	error = get_fails(client, url, NULL);
+	ck_assert_msg(strstr(error, "certificate not accepted") != NULL &&
+		      strstr(error, "hostname mismatch") != NULL, "%s", error);
 	moa2_http_client_destroy(&client);
 }
 END_TEST
@@ -773,6 +862,50 @@ START_TEST(test_server_down_and_up)
 }
 END_TEST
 
+/* A listener whose accept queue is full drops SYNs, as a black-holed route
+   does: the connect timeout holds. */
+START_TEST(test_connect_timeout_on_dropped_syn)
+{
+	struct moa2_http_settings settings = {
+		.ca_file = ca_file,
+		.connect_timeout_ms = 500,
+		.total_timeout_ms = 5000,
+	};
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t addr_len = sizeof(addr);
+	struct moa2_http_client *client;
+	int listener, fillers[8];
+	double start, elapsed;
+	const char *error;
+	char url[URL_MAX];
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	listener = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(listener, 0);
+	ck_assert_int_eq(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(listen(listener, 0), 0);
+	ck_assert_int_eq(getsockname(listener, (struct sockaddr *)&addr, &addr_len), 0);
+	for (size_t i = 0; i < sizeof(fillers) / sizeof(fillers[0]); i++) {
+		fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		ck_assert_int_ge(fillers[i], 0);
+		(void)connect(fillers[i], (struct sockaddr *)&addr, sizeof(addr));
+	}
+	tc_sleep_ms(100);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/small.json", ntohs(addr.sin_port));
+	client = client_new(&settings);
+	start = now_seconds();
+	error = get_fails(client, url, NULL);
+	elapsed = now_seconds() - start;
+	ck_assert_msg(strstr(error, "timeout while connecting") != NULL, "%s", error);
+	ck_assert_msg(elapsed >= 0.45 && elapsed < 1.5, "gave up after %.2f s, expected 0.5 s",
+		      elapsed);
+	moa2_http_client_destroy(&client);
+	for (size_t i = 0; i < sizeof(fillers) / sizeof(fillers[0]); i++)
+		close(fillers[i]);
+	close(listener);
+}
+END_TEST
+
 START_TEST(test_connection_refused)
 {
 	struct moa2_http_client *client = client_with_ca();
@@ -785,7 +918,7 @@ START_TEST(test_connection_refused)
 }
 END_TEST
 
-/* libcurl's messages are used, but never with a token or query in them. */
+/* Transport errors never quote a token or the query. */
 START_TEST(test_transport_errors_have_no_secret)
 {
 	struct moa2_http_settings settings = {
@@ -1047,6 +1180,294 @@ START_TEST(test_settings_copied)
 }
 END_TEST
 
+/* ------------------------------------------------------------ live: HTTP/1.1 */
+
+START_TEST(test_chunked_body)
+{
+	struct moa2_http_client *client = client_with_ca();
+	struct moa2_http_response resp;
+	char expected[BOUNDARY_SIZE + 1];
+
+	memset(expected, 'a', BOUNDARY_SIZE);
+	expected[BOUNDARY_SIZE] = '\0';
+	/* 143 chunks of 7 bytes with extensions, then a trailer */
+	ck_assert_int_eq(get_ok(client, tls_url("/chunked"), &resp), 200);
+	ck_assert_uint_eq(resp.body_len, BOUNDARY_SIZE);
+	ck_assert_str_eq(resp.body, expected);
+	moa2_http_response_clear(&resp);
+	/* the connection stays usable after a chunked body */
+	ck_assert_int_eq(get_ok(client, tls_url("/small.json"), &resp), 200);
+	ck_assert_int_eq(resp.new_connections, 0);
+	ck_assert_str_eq(resp.body, SMALL_JSON);
+	moa2_http_response_clear(&resp);
+	moa2_http_client_destroy(&client);
+}
+END_TEST
+
+START_TEST(test_chunked_body_capped)
+{
+	struct moa2_http_settings settings = {
+		.ca_file = ca_file,
+		.max_response = 64 * 1024,
+	};
+	struct moa2_http_client *client = client_new(&settings);
+	struct moa2_http_response resp;
+	const char *error = get_fails(client, tls_url("/chunked-big"), NULL);
+
+	ck_assert_msg(strstr(error, "larger than the maximum of 65536") != NULL, "%s", error);
+	moa2_http_client_destroy(&client);
+	client = client_with_ca();
+	ck_assert_int_eq(get_ok(client, tls_url("/chunked-big"), &resp), 200);
+	ck_assert_uint_eq(resp.body_len, BIG_SIZE);
+	moa2_http_response_clear(&resp);
+	moa2_http_client_destroy(&client);
+}
+END_TEST
+
+START_TEST(test_interim_response_skipped)
+{
+	struct moa2_http_client *client = client_with_ca();
+	struct moa2_http_response resp;
+
+	ck_assert_int_eq(get_ok(client, tls_url("/interim"), &resp), 200);
+	ck_assert_str_eq(resp.body, "ok");
+	ck_assert_pstr_eq(resp.content_type, "text/plain");
+	moa2_http_response_clear(&resp);
+	moa2_http_client_destroy(&client);
+}
+END_TEST
+
+/* A body up to the end of the connection counts when TLS ended with
+   close_notify; the next request opens a new connection. */
+START_TEST(test_close_delimited_body)
+{
+	struct moa2_http_client *client = client_with_ca();
+	struct moa2_http_response resp;
+
+	ck_assert_int_eq(get_ok(client, tls_url("/eof-body"), &resp), 200);
+	ck_assert_str_eq(resp.body, "{\"complete\":true}");
+	ck_assert_int_eq(resp.new_connections, 1);
+	moa2_http_response_clear(&resp);
+	ck_assert_int_eq(get_ok(client, tls_url("/small.json"), &resp), 200);
+	ck_assert_int_eq(resp.new_connections, 1);
+	moa2_http_response_clear(&resp);
+	moa2_http_client_destroy(&client);
+}
+END_TEST
+
+START_TEST(test_malformed_response_refused)
+{
+	struct moa2_http_client *client = client_with_ca();
+	const char *path = malformed_paths[_i];
+	const char *error = get_fails(client, tls_url(path), NULL);
+
+	ck_assert_msg(strstr(error, path) == NULL, "%s: %s", path, error);
+	/* and the client is usable afterwards */
+	ck_assert_int_eq(server_count(path), 1);
+	moa2_http_client_destroy(&client);
+}
+END_TEST
+
+/* The TLS context of one CA is never used for another: contexts are
+   shared by the clients with the same CAs only. */
+START_TEST(test_tls_context_per_ca)
+{
+	struct moa2_http_settings other = { .ca_file = other_ca_file };
+	struct moa2_http_client *a = client_with_ca(), *b, *c;
+	struct moa2_http_response resp;
+	const char *error;
+
+	ck_assert_int_eq(get_ok(a, tls_url("/small.json"), &resp), 200);
+	moa2_http_response_clear(&resp);
+	b = client_new(&other);
+	error = get_fails(b, tls_url("/small.json"), NULL);
+	ck_assert_ptr_nonnull(strstr(error, "certificate"));
+	c = client_with_ca();
+	ck_assert_int_eq(get_ok(c, tls_url("/small.json"), &resp), 200);
+	moa2_http_response_clear(&resp);
+	moa2_http_client_destroy(&a);
+	/* c's context outlives a */
+	moa2_http_client_destroy(&c);
+	c = client_with_ca();
+	ck_assert_int_eq(get_ok(c, tls_url("/small.json"), &resp), 200);
+	moa2_http_response_clear(&resp);
+	moa2_http_client_destroy(&b);
+	moa2_http_client_destroy(&c);
+}
+END_TEST
+
+/* An IPv6 literal: the address is verified against the certificate's IP
+   names and sent in brackets in the Host header. */
+START_TEST(test_ipv6_literal)
+{
+	static const char *const args[] = { "--host=::1", "--route=/echo=echo", NULL };
+	struct moa2_http_client *client = client_with_ca();
+	struct moa2_http_response resp;
+	struct moa2_json *echo;
+	char url[URL_MAX], host[64];
+
+	tc_fault_server_start(&v6_server, tmp_dir, root_dir, ca_dir, args);
+	snprintf(url, sizeof(url), "https://[::1]:%u/echo", v6_server.port);
+	snprintf(host, sizeof(host), "[::1]:%u", v6_server.port);
+	ck_assert_int_eq(get_ok(client, url, &resp), 200);
+	echo = echo_parse(&resp);
+	ck_assert_pstr_eq(echo_header(echo, "host"), host);
+	moa2_json_free(&echo);
+	moa2_http_response_clear(&resp);
+	moa2_http_client_destroy(&client);
+}
+END_TEST
+
+/* ------------------------------------------------------------ live: proxy */
+
+/* A URL by name, which may go through a proxy (a loopback address never
+   does): localhost is in the test certificate. */
+static const char *
+tls_url_by_name(const char *path)
+{
+	static char url[URL_MAX];
+
+	snprintf(url, sizeof(url), "https://localhost:%u%s", tls_server.port, path);
+	return url;
+}
+
+static void
+proxy_env_set(const char *userinfo)
+{
+	char *value = tc_strdup_printf("http://%s127.0.0.1:%u", userinfo,
+				       proxy_server.port);
+
+	ck_assert_int_eq(setenv("https_proxy", value, 1), 0);
+	free(value);
+}
+
+/* The proxy's /_stats, asked directly (plain http to loopback). */
+static struct moa2_json *
+proxy_stats(void)
+{
+	struct moa2_http_settings settings = { .allow_http_loopback = true };
+	struct moa2_http_client *client = client_new(&settings);
+	struct moa2_http_response resp;
+	struct moa2_json *json;
+	const char *error;
+	char url[URL_MAX];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/_stats", proxy_server.port);
+	ck_assert_int_eq(get_ok(client, url, &resp), 200);
+	ck_assert_msg(moa2_json_parse(resp.body, resp.body_len, &json, &error) == 0,
+		      "proxy /_stats: %s", error);
+	moa2_http_response_clear(&resp);
+	moa2_http_client_destroy(&client);
+	return json;
+}
+
+static int64_t
+proxy_tunnels(void)
+{
+	struct moa2_json *stats = proxy_stats();
+	char key[64];
+	int64_t count = 0;
+
+	snprintf(key, sizeof(key), "CONNECT localhost:%u", tls_server.port);
+	ck_assert_int_ge(moa2_json_get_int64(stats, key, &count), 0);
+	moa2_json_free(&stats);
+	return count;
+}
+
+START_TEST(test_proxy_connect)
+{
+	struct moa2_http_client *client = client_with_ca();
+	struct moa2_http_response first, second;
+	struct moa2_json *echo, *stats;
+	const char *auth = NULL;
+	char host[64];
+
+	proxy_start();
+	proxy_env_set(PROXY_USER ":p%40ss@");
+	ck_assert_int_eq(get_ok(client, tls_url_by_name("/echo"), &first), 200);
+	ck_assert_int_eq(first.new_connections, 1);
+	ck_assert_int_eq(get_ok(client, tls_url_by_name("/echo"), &second), 200);
+	ck_assert_int_eq(second.new_connections, 0);
+	echo = echo_parse(&second);
+	snprintf(host, sizeof(host), "localhost:%u", tls_server.port);
+	ck_assert_pstr_eq(echo_header(echo, "host"), host);
+	/* the credentials are the proxy's, never the server's */
+	ck_assert_ptr_null(echo_header(echo, "proxy-authorization"));
+	moa2_json_free(&echo);
+	moa2_http_response_clear(&first);
+	moa2_http_response_clear(&second);
+	ck_assert_int_eq(proxy_tunnels(), 1);
+	stats = proxy_stats();
+	ck_assert_int_eq(moa2_json_get_string(stats, "_proxy_authorization", &auth), 1);
+	/* base64("user:p@ss") */
+	ck_assert_str_eq(auth, "Basic dXNlcjpwQHNz");
+	moa2_json_free(&stats);
+	moa2_http_client_destroy(&client);
+	unsetenv("https_proxy");
+}
+END_TEST
+
+START_TEST(test_proxy_refusal_is_a_transport_failure)
+{
+	struct moa2_http_client *client = client_with_ca();
+	const char *error;
+
+	proxy_start();
+	proxy_env_set(PROXY_USER ":wrong" "@");
+	error = get_fails(client, tls_url_by_name("/small.json"), NULL);
+	ck_assert_msg(strstr(error, "refused the tunnel") != NULL &&
+		      strstr(error, "407") != NULL, "%s", error);
+	ck_assert_msg(strstr(error, "wrong") == NULL, "leaks: %s", error);
+	ck_assert_int_eq(server_count("/small.json"), 0);
+	moa2_http_client_destroy(&client);
+	unsetenv("https_proxy");
+}
+END_TEST
+
+START_TEST(test_no_proxy_and_loopback_go_direct)
+{
+	struct moa2_http_client *client = client_with_ca();
+	struct moa2_http_response resp;
+
+	proxy_start();
+	/* no credentials: through the proxy this would be a 407 */
+	proxy_env_set("");
+	ck_assert_int_eq(setenv("no_proxy", "example.org, .localhost", 1), 0);
+	ck_assert_int_eq(get_ok(client, tls_url_by_name("/small.json"), &resp), 200);
+	moa2_http_response_clear(&resp);
+	unsetenv("no_proxy");
+	ck_assert_int_eq(get_ok(client, tls_url("/small.json"), &resp), 200);
+	moa2_http_response_clear(&resp);
+	ck_assert_int_eq(proxy_tunnels(), 0);
+	get_fails(client, tls_url_by_name("/small.json"), NULL);
+	ck_assert_int_eq(proxy_tunnels(), 1);
+	moa2_http_client_destroy(&client);
+	unsetenv("https_proxy");
+}
+END_TEST
+
+START_TEST(test_proxy_url_refused)
+{
+	static const char *const proxies[] = {
+		"socks5://127.0.0.1:1080", "https://127.0.0.1:3128",
+		"http://user:SECRETPW@[::1", "http://user:SECRETPW@host:0",
+		"http://user:SECRETPW@ho st",
+	};
+	struct moa2_http_client *client = client_with_ca();
+
+	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++) {
+		const char *error;
+
+		ck_assert_int_eq(setenv("https_proxy", proxies[i], 1), 0);
+		error = get_fails(client, tls_url_by_name("/small.json"), NULL);
+		ck_assert_msg(strstr(error, "proxy") != NULL &&
+			      strstr(error, "SECRETPW") == NULL, "%s: %s", proxies[i], error);
+	}
+	unsetenv("https_proxy");
+	moa2_http_client_destroy(&client);
+}
+END_TEST
+
 /* ------------------------------------------------------------ suite */
 
 static Suite *
@@ -1075,6 +1496,7 @@ http_suite(void)
 	tcase_add_test(tc, test_get_ok_with_ca_dir);
 	tcase_add_test(tc, test_tls_fails_without_the_ca);
 	tcase_add_test(tc, test_tls_fails_on_host_mismatch);
+	tcase_add_test(tc, test_tls_fails_on_name_mismatch);
 	tcase_add_test(tc, test_load_ca_file_errors);
 	tcase_add_test(tc, test_slow_past_total_timeout);
 	tcase_add_test(tc, test_huge_body_refused);
@@ -1087,6 +1509,7 @@ http_suite(void)
 	tcase_add_test(tc, test_down_route_fails);
 	tcase_add_test(tc, test_server_down_and_up);
 	tcase_add_test(tc, test_connection_refused);
+	tcase_add_test(tc, test_connect_timeout_on_dropped_syn);
 	tcase_add_test(tc, test_transport_errors_have_no_secret);
 	tcase_add_test(tc, test_plain_http_needs_opt_in);
 	tcase_add_test(tc, test_post_form_url_encoded);
@@ -1095,6 +1518,18 @@ http_suite(void)
 	tcase_add_test(tc, test_bearer_header_injection_refused);
 	tcase_add_test(tc, test_connection_reused);
 	tcase_add_test(tc, test_settings_copied);
+	tcase_add_test(tc, test_chunked_body);
+	tcase_add_test(tc, test_chunked_body_capped);
+	tcase_add_test(tc, test_interim_response_skipped);
+	tcase_add_test(tc, test_close_delimited_body);
+	tcase_add_loop_test(tc, test_malformed_response_refused, 0,
+			    (int)(sizeof(malformed_paths) / sizeof(malformed_paths[0])));
+	tcase_add_test(tc, test_tls_context_per_ca);
+	tcase_add_test(tc, test_ipv6_literal);
+	tcase_add_test(tc, test_proxy_connect);
+	tcase_add_test(tc, test_proxy_refusal_is_a_transport_failure);
+	tcase_add_test(tc, test_no_proxy_and_loopback_go_direct);
+	tcase_add_test(tc, test_proxy_url_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1104,8 +1539,9 @@ static void
 fixtures_create(void)
 {
 	char cmd[PATH_MAX * 2], other_dir[TMP_DIR_MAX + 16];
-	char body[BOUNDARY_SIZE + 1];
+	char body[BOUNDARY_SIZE + 1], *big;
 	const char *base = getenv("TMPDIR");
+	size_t len, n;
 
 	snprintf(tmp_dir, sizeof(tmp_dir), "%s/test-http.XXXXXX",
 		 base != NULL && base[0] != '\0' ? base : "/tmp");
@@ -1117,8 +1553,13 @@ fixtures_create(void)
 	snprintf(ca_file, sizeof(ca_file), "%s/ca.pem", ca_dir);
 	snprintf(other_dir, sizeof(other_dir), "%s/other", tmp_dir);
 	snprintf(other_ca_file, sizeof(other_ca_file), "%s/ca.pem", other_dir);
-	snprintf(cmd, sizeof(cmd), "sh '%s' '%s' && sh '%s' '%s'",
-		 MAKE_CA, ca_dir, MAKE_CA, other_dir);
+	snprintf(cmd, sizeof(cmd), "sh '%s' '%s' && sh '%s' '%s' && cd '%s' && "
+		 "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-keyout other-name.key -out other-name.csr -subj /CN=other.test 2>/dev/null && "
+		 "printf 'subjectAltName=DNS:other.test\\n' >other-name.ext && "
+		 "openssl x509 -req -in other-name.csr -CA ca/ca.pem -CAkey ca/ca.key "
+		 "-CAcreateserial -out other-name.pem -days 2 -extfile other-name.ext 2>/dev/null",
+		 MAKE_CA, ca_dir, MAKE_CA, other_dir, tmp_dir);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "test-http: %s failed\n", cmd);
 		exit(EXIT_FAILURE);
@@ -1133,6 +1574,23 @@ fixtures_create(void)
 	memset(body, 'a', sizeof(body));
 	write_file(root_dir, "exact.json", body, BOUNDARY_SIZE);
 	write_file(root_dir, "exact-plus-one.json", body, BOUNDARY_SIZE + 1);
+	big = malloc(BIG_SIZE);
+	if (big == NULL)
+		exit(EXIT_FAILURE);
+	memset(big, 'b', BIG_SIZE);
+	write_file(root_dir, "big.bin", big, BIG_SIZE);
+	free(big);
+	/* a header line longer than the reader's buffer */
+	len = (size_t)snprintf(long_header_route, sizeof(long_header_route),
+			       "--route=/long-header={\"mode\":\"raw\",\"raw\":"
+			       "\"HTTP/1.1 200 OK\\r\\nX-Long: ");
+	memset(long_header_route + len, 'l', LONG_HEADER);
+	snprintf(long_header_route + len + LONG_HEADER, sizeof(long_header_route) - len - LONG_HEADER,
+		 "\\r\\nContent-Length: 2\\r\\n\\r\\nok\"}");
+	for (n = 0; server_routes[n] != NULL; n++)
+		all_routes[n] = server_routes[n];
+	all_routes[n++] = long_header_route;
+	all_routes[n] = NULL;
 }
 
 static void

@@ -1,7 +1,9 @@
 #ifndef MOA2_HTTP_CLIENT_H
 #define MOA2_HTTP_CLIENT_H
 
-/* The HTTP layer: the only file of the project that talks to libcurl.
+/* The HTTP layer: the only file of the project that speaks HTTP (HTTP/1.1
+   over support/http-conn.c: TCP and TLS with OpenSSL; no libcurl, see
+   http-conn.h for why).
 
    Failure behaviour: fails closed. Only https:// is fetched (plain http://
    only to a loopback address and only with the explicit opt-in), the peer
@@ -12,11 +14,14 @@
    a transport failure with a short error string that never contains a token,
    a secret or the URL's path or query string.
 
-   A client holds one libcurl easy handle, reused across requests so that
-   connections are kept alive. A client is not thread-safe: use one per
-   thread. libcurl is used with CURLOPT_NOSIGNAL; the host process must ignore
-   SIGPIPE (Dovecot and Postfix daemons do). The proxy environment
-   (https_proxy, no_proxy, ...) is honoured, except for loopback URLs. */
+   A client keeps its last connection alive for the next request to the same
+   host. A client is not thread-safe: use one per thread; clients with the
+   same CA settings share one TLS context (the parsed CAs), built at the
+   first https request. A closed peer never raises SIGPIPE. A proxy from the environment (https_proxy,
+   HTTPS_PROXY, all_proxy, ALL_PROXY; http:// proxies only, through CONNECT,
+   with user:password@ sent as Proxy-Authorization) is used for https://
+   URLs, except to loopback addresses and the hosts of no_proxy / NO_PROXY
+   ("*", or names that also match their subdomains, and addresses). */
 
 #include "mail-oauth2/common.h"
 #include "support/url.h"
@@ -35,8 +40,8 @@ struct moa2_http_settings {
 	unsigned int connect_timeout_ms;
 	unsigned int total_timeout_ms;
 	size_t max_response;		/* body bytes */
-	const char *ca_file;		/* PEM bundle (CURLOPT_CAINFO) */
-	const char *ca_dir;		/* hashed dir (CURLOPT_CAPATH) */
+	const char *ca_file;		/* PEM bundle */
+	const char *ca_dir;		/* hashed dir (c_rehash) */
 	const void *ca_blob;		/* PEM in memory, overrides ca_file */
 	size_t ca_blob_len;
 	bool allow_http_loopback;	/* opt-in: http:// to 127/8, ::1, localhost */
