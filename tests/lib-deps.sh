@@ -13,6 +13,15 @@ MOA2_SANITIZER_DEPS="clang libclang-rt-14-dev"
 MOA2_INTEGRATION_DEPS="python3 curl dovecot-core dovecot-imapd dovecot-pop3d
 dovecot-submissiond dovecot-lmtpd postfix swaks util-linux bsdutils
 libsasl2-modules sasl2-bin"
+# Debian chroots of other releases (tests/support/debian-chroot.sh), to run
+# the Dovecot tests against Dovecot 2.4 (trixie, sid): on the host...
+MOA2_CHROOT_DEPS="debootstrap debian-archive-keyring util-linux"
+# ... and inside each chroot: the Dovecot and Postfix under test, and the
+# build deps (without clang: the sanitizer and fuzz builds stay on the host)
+MOA2_CHROOT_PACKAGES="dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd
+dovecot-submissiond dovecot-dev postfix gcc make autoconf automake libtool
+pkg-config libssl-dev libcurl4-openssl-dev libjson-c-dev check libsubunit-dev
+libsasl2-dev openssl ca-certificates python3 procps"
 
 moa2_missing_packages() {
 	for pkg in "$@"; do
