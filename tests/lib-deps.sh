@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Sourced by tests/run-all and tests/demo: installs the Debian packages the
 # build and the tests need, only those that are missing.
 

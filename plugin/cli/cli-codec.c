@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mail-oauth2 encode / decode: the SASL codec from the command line.
    Tokens come on standard input only (never argv: it shows in ps and shell
    history), every buffer that held one is wiped, and decode names a token

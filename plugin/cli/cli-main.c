@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mail-oauth2: the admin tool. Dispatches to a subcommand from the table
    below and holds the helpers the subcommands share (usage errors, reading
    secrets from standard input, writing them without stdio copies).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mail-oauth2 options: every option of the verifier and token-client
    config files, from the schemas the parsers use (the single source of
    truth), so the documentation can be checked against the code. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mail-oauth2 token test-smtp: the relay dialogue the Postfix plugin has,
    by hand: connect, EHLO, STARTTLS (certificate and host name verified),
    EHLO, AUTH XOAUTH2 or OAUTHBEARER with the account's token, and every

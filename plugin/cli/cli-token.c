@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mail-oauth2 token authorize | show | refresh | test-smtp: obtain the
    first tokens of an account (device authorization grant, RFC 8628, or
    authorization code with PKCE and a loopback redirect, RFC 8252), show a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef CLI_TOKEN_H
 #define CLI_TOKEN_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mail-oauth2 verify / discover: the verification engine from the command
    line, the first thing an admin runs against a new config.
    Failure behaviour: exit 0 accepted, 1 rejected, 2 temporary failure

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hooks into Dovecot internals that no plugin API offers. Keep them all
    here, small, and re-check them for every Dovecot release.
 

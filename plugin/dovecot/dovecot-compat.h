@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef DOVECOT_COMPAT_H
 #define DOVECOT_COMPAT_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The moa2_logger -> Dovecot events bridge (see dovecot-log.h).
    Failure behaviour: logging never fails a request; a message logged while
    no event exists yet goes to i_error/i_info with the plugin's prefix. */

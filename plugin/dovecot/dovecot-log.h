@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef DOVECOT_LOG_H
 #define DOVECOT_LOG_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Our XOAUTH2 and OAUTHBEARER (RFC 7628) mechanisms. They replace
    Dovecot's built-ins when the bearer passdb is loaded (unless its args say
    builtin_mechanisms=yes); see dovecot-compat.c for how.

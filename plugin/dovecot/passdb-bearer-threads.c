@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* blocking=threads: verification threads inside the auth process (see
    passdb-bearer-threads.h).
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef PASSDB_BEARER_THREADS_H
 #define PASSDB_BEARER_THREADS_H
 

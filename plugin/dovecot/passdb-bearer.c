@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* passdb bearer: the password is an OAuth 2.0 bearer token, verified by
    the mail-oauth2 engine.
 

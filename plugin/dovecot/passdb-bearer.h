@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef PASSDB_BEARER_H
 #define PASSDB_BEARER_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Client mechanisms XOAUTH2 and OAUTHBEARER for Postfix smtp (and any
    Cyrus SASL client): the password field of smtp_sasl_password_maps names
    an [account NAME] of the client config (or its token_file); the plugin

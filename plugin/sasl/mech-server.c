@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Server mechanisms XOAUTH2 and OAUTHBEARER for any Cyrus SASL server
    (Postfix smtpd with smtpd_sasl_type = cyrus): the client's bearer token
    is verified by the engine with the providers of the verifier config

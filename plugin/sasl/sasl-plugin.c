@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The plugin's two entry points and the glue shared by its mechanisms:
    logging through utils->log, failure reasons through utils->seterror,
    Cyrus options and config paths, version checks, connection contexts and

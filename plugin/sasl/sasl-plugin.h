@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_SASL_PLUGIN_H
 #define MOA2_SASL_PLUGIN_H
 

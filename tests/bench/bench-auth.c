@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-auth: a load generator for Dovecot's auth-client socket. It signs
    N distinct RS256 access tokens (so no result cache can help), then runs
    XOAUTH2 authentications over C connections in parallel, each with one

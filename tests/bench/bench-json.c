@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Benchmark of the core's JSON parser, a program and not a timed test: it
    prints figures measured side by side in one run.
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Benchmark: messages relayed per second through Postfix with our XOAUTH2
 # client plugin versus the same Postfix with PLAIN to the same server, in
 # the same run; the cost of loading the SASL plugins per smtp(8) process for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What loading the Cyrus SASL client plugins costs a new process, as it
    costs every Postfix smtp(8) process at start: sasl_client_init() dlopen()s
    every plugin of SASL_PATH and runs its sasl_client_plug_init (ours reads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target of the HTTP/1.1 response reader (support/http-client.c):
    each input is everything a server sends back, on a real TCP connection
    over loopback (plain http, with the loopback opt-in). A thread of this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Differential libFuzzer target of the core's JSON parser (json.h).
 
    Every input goes through three parsers:

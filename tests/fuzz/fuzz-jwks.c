@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target of the key parsers: JWKS documents (as fetched: no HMAC
    key may come out) and PEM public keys. Checks: a refused document leaves
    no set; the skip callback is called once per skipped key, in order, with

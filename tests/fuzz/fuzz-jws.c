@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target of the JWS layer: compact JWS parsing (with and without
    the JWT payload flag) and verification against a fixed key set made of
    the RFC 7515 / 7520 / 8037 public keys plus two configured HMAC secrets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target of the SASL codec: every server-side parser on the same
    bytes (all three mechanism values, with and without the double-base64
    opt-in), the challenge parser, and the client builder on bytes cut into

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # One verdict, one challenge (issue 8): the same rejected token gets the
 # byte-identical failure challenge from every host, and a provider outage
 # the same "try again" everywhere. Real programs on loopback, under a temp

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Integration test of the Dovecot auth plugin (plugin/dovecot, issue 4) with
 # real programs on loopback, everything under a temp dir, stopped by PID:
 #  - the test OpenID Connect provider (npm oidc-provider, lib/idp.sh)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Self-test of the test identity provider (tests/integration/idp) and of
 # tests/integration/lib/idp.sh. Starts it on loopback under a temp dir,
 # exercises every flow the other integration tests rely on, stops it by PID.

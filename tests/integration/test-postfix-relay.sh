@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Integration test of the Cyrus SASL plugin (plugin/sasl, issue 5) with real
 # programs on loopback, everything under a temp dir, stopped by PID:
 #  - the test OpenID Connect provider (lib/idp.sh) as token endpoint, with a

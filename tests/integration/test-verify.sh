@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Integration tests of the token verification engine, driven through
 # `mail-oauth2 verify` and `mail-oauth2 discover` (issue 3):
 #  1. a real OpenID Connect provider (tests/integration/idp: oidc-provider)

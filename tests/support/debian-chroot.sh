@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # shellcheck shell=sh
 # Debian chroots for running the tests against other Debian releases (e.g.
 # Dovecot 2.4.1 of trixie, 2.4.x of sid) on a Debian host. POSIX sh, as

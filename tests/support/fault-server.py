@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Fault-injecting HTTP(S) server for the mail-oauth2 tests. Stdlib only.
 
 Listens on a loopback address only (127.0.0.1 by default; anything that is not

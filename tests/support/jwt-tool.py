@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Test-only JWT minting with the openssl command: the tokens a real
 provider will not issue on demand (expired, wrong audience, forged, alg
 none, unknown kid, ...).

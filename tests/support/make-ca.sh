@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Usage: make-ca.sh DIR
 # Creates a throwaway test CA and a server certificate for 127.0.0.1/localhost
 # in DIR: ca.pem, ca.key, server.pem, server.key. Test use only.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Self-test of tests/support/debian-chroot.sh, as root:
 #   tests/support/test-debian-chroot.sh [SUITE] [--create]
 # uses the chroot build/chroots/SUITE (default trixie; made by ensure when

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Self-test of the Dovecot harness tests/integration/lib/dovecot.sh with a
 # stock Dovecot (no plugin: passdb static, password "secret"), as root:
 #   tests/support/test-dovecot-harness.sh              the host's Dovecot

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Dovecot 2.3 auth-process functions the adapter calls, recording
    (see dovecot-stub.h). Each does what the test needs to observe, nothing
    that would decide for the adapter; where the real one does more (username

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef DOVECOT_STUB_H
 #define DOVECOT_STUB_H
 

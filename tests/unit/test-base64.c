@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of base64.h: RFC 4648 section 10 vectors, strictness (one
    accepted encoding per byte string), length helpers, random round trips. */
 

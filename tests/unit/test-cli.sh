@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Tests of the mail-oauth2 CLI (encode, decode, help, usage errors) and of
 # its man page against the help texts (no command or option undocumented).
 # Run by `make check` with MAIL_OAUTH2 set to the built binary; prints one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the SASL codec (sasl-codec.h), written against the header
    contract, RFC 7628 and Google's XOAUTH2 page. Table-driven: the cases live
    in the tests/data/sasl vector files; only what is too big to write there

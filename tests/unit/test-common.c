@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared helpers of the unit test programs: vector files, unescaping, a
    reproducible PRNG, the fault-injecting HTTP server and the Check runner. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef TEST_COMMON_H
 #define TEST_COMMON_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Config file parser and verifier config: valid files checked field by
    field, defaults, every error message (tests/data/config/errors.txt),
    secret files, the generic schema machinery, and the docs drift test

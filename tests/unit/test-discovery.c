@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of OIDC discovery (support/oidc-discovery.h): the one rule for
    a document (object, issuer, endpoint members), and that both of its
    users, the verifier and the token client, follow it: a malformed member

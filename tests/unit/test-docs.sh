@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Documentation drift: every option the parsers read (`mail-oauth2 options`,
 # from the schemas) must be documented in the README's configuration
 # reference, and that reference must list nothing else. The reference is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the Dovecot adapter (plugin/dovecot) without a running
    Dovecot: the adapter's objects run against dovecot-stub.c (the few
    auth-process functions it calls, recording) and the real libdovecot.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the HTTP layer (http-client.h): URL encoding and URL checks
    from the tables in tests/data/http, and live transfers against the
    project's fault-injecting server (tests/support/fault-server.py),

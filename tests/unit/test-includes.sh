@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Include discipline of the plugin tree (plugin/README, "Adding a host"):
 #   1. outside plugin/core (every host adapter and the CLI: plugin/*/ but
 #      core) a core header is included only from the public API,

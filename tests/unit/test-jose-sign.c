@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test-side JWS signer: keys with EVP_PKEY_Q_keygen, signatures with
    EVP_DigestSign / EVP_Q_mac. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef TEST_JOSE_SIGN_H
 #define TEST_JOSE_SIGN_H
 

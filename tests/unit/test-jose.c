@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the JOSE layer (jose-jwk.h, jose-jws.h, verify-reason.h):
    the published vectors of RFC 7515 Appendix A, RFC 7520 §4 and RFC 8037
    Appendix A (tests/data/jose/, one JSON file per vector, copied from the RFCs), then a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of json.h: bounded strict parsing (a table of RFC 8259
    strictness cases), typed getters (1 found, 0 absent, -1 other type),
    numbers, embedded NULs, duplicate names, depth, the document walk and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Cyrus SASL plugin as libsasl2 loads it (plugin/sasl/.libs, found
    through sasl_set_path), driven like Postfix drives it: client mechanisms
    with the token client (initial responses, a relay's rejection drops the

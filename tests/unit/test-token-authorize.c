@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the authorization flows of the core (token-authorize.h):
    the device authorization grant (RFC 8628: the requests sent, pending,
    slow_down, refusal, expiry, the stored tokens) and the authorization

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The token client's requests and replies: the shape of each grant's
    request (asserted from the fault server's echo), URL-encoding of secrets
    with + & = %, client_secret_basic, RFC 7523 assertions (verified with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fixtures of the token client tests (see test-token-common.h). */
 
 #include "test-token-common.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef TEST_TOKEN_COMMON_H
 #define TEST_TOKEN_COMMON_H
 

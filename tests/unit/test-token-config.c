@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The token client's config schema against its documentation: every
    option has a one-line description, the example config loads, and the
    docs drift test against conf.d/mail-oauth2-client.conf.example fails

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The token store and the refresh logic around it: JSON form, the refresh
    margin, one refresh for 16 parallel processes, kill -9 during writes,
    corrupt stores, mode and owner, an unwritable store, dropping a rejected

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the verdict module (verdict.h): the failure challenge of
    every reason code for both mechanisms (table-driven:
    tests/data/verdict/challenge.txt, with a check that every reason has its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the verification engine (verifier.h) with a pinned clock.
 
    Local part: keys generated here, published as a JWKS file (jwks_file, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Client side of the codec: building initial responses, and the field
    checks the parser shares. */
 #include "config.h"

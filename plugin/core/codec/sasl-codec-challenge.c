@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The failure challenge JSON (RFC 7628 §3.2.2, and Google's XOAUTH2 form). */
 #include "config.h"
 #include "mail-oauth2/sasl-codec.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Names and sentences of the codec's error codes. */
 #include "config.h"
 #include "mail-oauth2/sasl-codec.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Server side of the codec: strict parsing of XOAUTH2 and OAUTHBEARER
    client responses. Fails closed: anything not exactly valid is refused
    with its own error code. */

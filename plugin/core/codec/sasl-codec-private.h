@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_SASL_CODEC_PRIVATE_H
 #define MOA2_SASL_CODEC_PRIVATE_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The base64 forms on the wire (see sasl-codec.h): the initial client
    response a client sends, and the failure challenge a server sends
    (SMTP 334, IMAP +). Failure behaviour: strict base64 only, length capped

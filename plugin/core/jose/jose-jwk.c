@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* JWK / JWKS / PEM public keys: the only place that builds OpenSSL keys
    from key material. Failure behaviour: every import either yields a
    complete, validated public key or nothing; JWKS documents skip unusable

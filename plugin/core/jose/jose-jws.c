@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Compact JWS parsing and signature verification (RFC 7515, 7518, 8037,
    8725). Failure behaviour: fails closed; every path returns one enum
    moa2_verify_reason and only MOA2_VERIFY_OK accepts. Keys come from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_JOSE_JWS_H
 #define MOA2_JOSE_JWS_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Strict base64 / base64url. */
 #include "config.h"
 #include "support/base64.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_BASE64_H
 #define MOA2_BASE64_H
 

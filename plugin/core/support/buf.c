@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A growing text buffer that wipes what it held (see token-buf.h).
    Failure behaviour: out of memory aborts. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Secrets and fingerprints shared by every part of the core. */
 #include "config.h"
 #include "mail-oauth2/common.h"

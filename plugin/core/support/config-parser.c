@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The schema-driven config file parser (see config-parser.h for the
    syntax). Failure behaviour: the first error ends the parse and frees
    everything parsed so far; secrets (inline values, file contents and the

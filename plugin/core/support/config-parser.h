@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_CONFIG_PARSER_H
 #define MOA2_CONFIG_PARSER_H
 

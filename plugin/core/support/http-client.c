@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP/1.1 over http-conn.c: the only file of the project that speaks HTTP.
 
    Failure behaviour: fails closed (see http-client.h). A URL is parsed once,

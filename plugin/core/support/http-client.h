@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_HTTP_CLIENT_H
 #define MOA2_HTTP_CLIENT_H
 

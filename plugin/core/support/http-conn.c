@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Name resolution, TCP and TLS for the HTTP layer (see http-conn.h).
 
    Failure behaviour: fails closed (no unverified peer, no TLS below 1.2),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_HTTP_CONN_H
 #define MOA2_HTTP_CONN_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The core's JSON parser: strict RFC 8259, bounded, one arena per document.
 
    A document is one malloc(): its root node, a node area and a string area

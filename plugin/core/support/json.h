@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_JSON_H
 #define MOA2_JSON_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Logging through the host's callback. */
 #include "config.h"
 #include "mail-oauth2/log.h"

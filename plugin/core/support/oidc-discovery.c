@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Discovery metadata of one issuer (see oidc-discovery.h): the check of a
    document, on top of the remote document's cache policy. Failure
    behaviour: a document that fails the check is refused as a whole and the

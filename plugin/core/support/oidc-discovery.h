@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_OIDC_DISCOVERY_H
 #define MOA2_OIDC_DISCOVERY_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fetched provider documents with freshness, rate limit, stale-if-error
    and on-disk persistence. */
 #include "config.h"

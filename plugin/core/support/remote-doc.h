@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_REMOTE_DOC_H
 #define MOA2_REMOTE_DOC_H
 

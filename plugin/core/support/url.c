@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one strict URL parser of the project: configuration checks and the
    HTTP client both use it, so what the config accepts is what is fetched. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RFC 7523 JWT bearer assertions signed RS256 with EVP_DigestSign.
    Failure behaviour: fails closed; keys that are weak, not RSA or
    readable by others are refused at load; the key file's bytes are wiped

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_TOKEN_ASSERTION_H
 #define MOA2_TOKEN_ASSERTION_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The first authorization of a delegated account (see token-authorize.h):
    the device authorization grant (RFC 8628) and the authorization code
    grant with PKCE (RFC 7636, RFC 8252), down to the stored tokens.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_TOKEN_CLIENT_PRIVATE_H
 #define MOA2_TOKEN_CLIENT_PRIVATE_H
 

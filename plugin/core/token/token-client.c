@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The outbound token client (see token-client.h): set-up, the accounts,
    their endpoints (configured, or from discovery), and the store for the
    CLI. Failure behaviour: an account whose store cannot be opened fails

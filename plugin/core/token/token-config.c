@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The token client's config schema, provider presets and cross-field
    checks. Failure behaviour: any failed check refuses the whole config
    (fail closed), with one line naming file, line and key. */

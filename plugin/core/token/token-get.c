@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A valid access token for an account (moa2_token_get) and dropping a
    rejected one (moa2_token_invalidate). Failure behaviour: every failure
    is a temporary one with a sentence for the admin; a refresh that fails

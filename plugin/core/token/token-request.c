@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Token endpoint requests (see token-client-private.h): client
    authentication, scope and resource, the reply and its checks, and the
    request of each configured grant with its one sentence for the admin.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The token store's content (see token-store.h): the state, its JSON
    form, and the freshness rule of a stored access token. Failure
    behaviour: a store text that does not parse is refused with a static

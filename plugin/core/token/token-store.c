@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The per-account token store (see token-store.h). Failure behaviour:
    writes are atomic and durable or fail with the old store intact; a
    corrupt store is copied to FILE.corrupt before anything may replace it;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Opaque-token result cache: a chained hash table over a ring of entries.
    The ring gives FIFO eviction with no per-lookup bookkeeping. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_RESULT_CACHE_H
 #define MOA2_RESULT_CACHE_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The failure challenge and the log lines of a verdict (verdict.h): the
    one place that decides what a client and an administrator are told.
    Failure behaviour: no error return; an allocation failure aborts. */

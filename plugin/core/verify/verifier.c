@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The verification engine's router (see verifier.h): set-up, and the
    routing of a token to the JWT or the opaque-token strategy. Everything
    it calls lives below it (verify-engine.h). Failure behaviour: a token

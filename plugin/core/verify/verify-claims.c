@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Claims policy: time, issuer, audience, scope, required claims, identity
    and user binding. Shared by JWT and opaque-token modes. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The verifier's config schema and its cross-field checks. Failure
    behaviour: any failed check refuses the whole config (fail closed), with
    one line naming file, line and key. */

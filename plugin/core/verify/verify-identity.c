@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Identity extraction, normalisation and user binding. */
 #include "config.h"
 #include "verify/verify-identity.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_VERIFY_IDENTITY_H
 #define MOA2_VERIFY_IDENTITY_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* JWT mode: route by iss, verify the signature with the provider's keys
    (refetching once per interval for an unknown kid), then the claims. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Opaque tokens: ask the provider (RFC 7662 introspection, OIDC userinfo,
    Google-style tokeninfo), then apply the same claims policy. Results are
    cached by the token's SHA-256, never past exp; rejections briefly;

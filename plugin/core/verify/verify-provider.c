@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A provider of the verification engine (see verify-provider.h): set-up,
    discovery (support/oidc-discovery.h), key sets, and the live check of
    `mail-oauth2 discover`. */

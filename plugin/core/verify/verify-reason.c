@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Names and sentences of the verification reason codes. */
 #include "config.h"
 #include "mail-oauth2/verify-reason.h"

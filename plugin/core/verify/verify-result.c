@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The verification result: setting an outcome, the checks of explain mode,
    and messages about untrusted claims. Failure behaviour: none of its own
    (a detail that does not fit is truncated). */

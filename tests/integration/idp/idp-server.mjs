@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 // TEST-ONLY OpenID Connect provider for the mail-oauth2 integration tests.
 // Never run this anywhere but loopback: it has fixed client secrets, in-memory
 // storage and an unauthenticated /test/* control surface that mints tokens.

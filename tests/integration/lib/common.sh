@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=sh
 # Shared helpers of the integration test scripts (POSIX sh). A test does
 #   here=$(cd "$(dirname "$0")" && pwd)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=sh
 # Throwaway Dovecot instances (the host's 2.3, or a 2.4 in a Debian chroot)
 # with the plugin of the build dir, and a Postfix smtpd that authenticates

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=sh
 # Test-only OpenID Connect provider (npm oidc-provider) for integration tests.
 # Source this file, then:

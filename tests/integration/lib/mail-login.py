@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Test-only SASL logins with Python's own imaplib and smtplib (clients
 nobody in this project wrote), for the Dovecot/Postfix integration tests.
 

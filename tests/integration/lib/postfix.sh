@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=sh
 # Throwaway Postfix instances for integration tests and benchmarks (POSIX
 # sh, run as root). Source after common.sh. Each instance lives in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_COMMON_H
 #define MOA2_COMMON_H
 

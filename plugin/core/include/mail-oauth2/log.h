@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_LOG_H
 #define MOA2_LOG_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_OPTIONS_H
 #define MOA2_OPTIONS_H
 

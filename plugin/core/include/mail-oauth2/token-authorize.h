@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_TOKEN_AUTHORIZE_H
 #define MOA2_TOKEN_AUTHORIZE_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_VERIFIER_H
 #define MOA2_VERIFIER_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef MOA2_VERIFY_REASON_H
 #define MOA2_VERIFY_REASON_H
 
