@@ -297,7 +297,7 @@ cli_main(int argc, char *argv[])
 int
 main(int argc, char *argv[])
 {
-	/* libcurl runs with CURLOPT_NOSIGNAL: a closed peer must not kill us */
+	/* a closed stdout (`... | head`) is a write error we report, not a kill */
 	signal(SIGPIPE, SIG_IGN);
 	return cli_finish_stdout(cli_main(argc, argv));
 }
