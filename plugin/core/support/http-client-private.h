@@ -21,6 +21,7 @@
    one in error_r; whatever held a secret is wiped by its owner. */
 
 #include "support/http-client.h"
+#include "support/ascii.h"
 #include "support/buf.h"
 #include "support/http-conn.h"
 #include "support/url.h"
@@ -93,32 +94,6 @@ struct moa2_http_head {
 	bool close;
 	size_t bytes;
 };
-
-/* ASCII classes, not the locale's. */
-static inline bool
-moa2_http_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static inline bool
-moa2_http_alnum(char c)
-{
-	return moa2_http_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/* The value of a hex digit, or -1. */
-static inline int
-moa2_http_hex_value(char c)
-{
-	if (moa2_http_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* http-client.c: formats the error of the request into client->error.
    Always returns -1. */

@@ -86,8 +86,8 @@ percent_decode(const char *s, size_t len)
 			*o++ = s[i];
 			continue;
 		}
-		hi = i + 2 < len ? moa2_http_hex_value(s[i + 1]) : -1;
-		lo = hi < 0 ? -1 : moa2_http_hex_value(s[i + 2]);
+		hi = i + 2 < len ? moa2_ascii_hex_value(s[i + 1]) : -1;
+		lo = hi < 0 ? -1 : moa2_ascii_hex_value(s[i + 2]);
 		if (lo < 0) {
 			moa2_secret_free(out, len + 1);
 			return NULL;
@@ -132,7 +132,7 @@ proxy_host_ok(const char *host, bool ipv6)
 	if (host[0] == '\0')
 		return false;
 	for (const char *p = host; *p != '\0'; p++) {
-		if (!moa2_http_alnum(*p) && *p != '-' && *p != '.' && *p != '_' &&
+		if (!moa2_ascii_alnum(*p) && *p != '-' && *p != '.' && *p != '_' &&
 		    !(ipv6 && *p == ':'))
 			return false;
 	}
@@ -186,7 +186,7 @@ proxy_parse(const char *value, struct moa2_http_proxy *proxy, const char **error
 	if (p < end) {
 		char *port_end;
 
-		if (*p != ':' || !moa2_http_digit(p[1]))
+		if (*p != ':' || !moa2_ascii_digit(p[1]))
 			return -1;
 		port = strtoul(p + 1, &port_end, 10);
 		if (port_end != end || port == 0 || port > 65535)

@@ -23,7 +23,7 @@
 static bool
 url_unreserved(unsigned char c)
 {
-	return moa2_http_alnum((char)c) || c == '-' || c == '.' || c == '_' || c == '~';
+	return moa2_ascii_alnum((char)c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 static size_t

@@ -28,7 +28,7 @@
 static bool
 http_tchar(char c)
 {
-	return moa2_http_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+	return moa2_ascii_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* Control characters other than HTAB are refused in header values. */
@@ -107,8 +107,8 @@ status_line_parse(const char *line, size_t len, struct moa2_http_head *head)
 {
 	if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 ||
 	    (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
-	    !moa2_http_digit(line[9]) || !moa2_http_digit(line[10]) ||
-	    !moa2_http_digit(line[11]) || (len > 12 && line[12] != ' ') ||
+	    !moa2_ascii_digit(line[9]) || !moa2_ascii_digit(line[10]) ||
+	    !moa2_ascii_digit(line[11]) || (len > 12 && line[12] != ' ') ||
 	    !http_value_ok(line, len))
 		return false;
 	head->minor = (unsigned int)(line[7] - '0');
@@ -209,7 +209,7 @@ content_length_parse(struct moa2_http_client *c, struct moa2_http_head *head,
 	if (len == 0 || len > 15)
 		return moa2_http_client_fail(c, "malformed response: bad Content-Length");
 	for (size_t i = 0; i < len; i++) {
-		if (!moa2_http_digit(value[i]))
+		if (!moa2_ascii_digit(value[i]))
 			return moa2_http_client_fail(c, "malformed response: bad Content-Length");
 		length = length * 10 + (uint64_t)(value[i] - '0');
 	}
@@ -399,10 +399,10 @@ chunk_size_parse(struct moa2_http_client *c, const char *line, size_t len,
 	uint64_t size = 0;
 	size_t i = 0;
 
-	for (; i < len && moa2_http_hex_value(line[i]) >= 0; i++) {
+	for (; i < len && moa2_ascii_hex_value(line[i]) >= 0; i++) {
 		if (size > (UINT64_MAX >> 4))
 			return moa2_http_client_fail(c, "malformed response: chunk size too large");
-		size = size << 4 | (uint64_t)moa2_http_hex_value(line[i]);
+		size = size << 4 | (uint64_t)moa2_ascii_hex_value(line[i]);
 	}
 	if (i == 0 || (i < len && line[i] != ';' && line[i] != ' ' && line[i] != '\t'))
 		return moa2_http_client_fail(c, "malformed response: bad chunk size");
