@@ -149,4 +149,3 @@ moa2_jwk_fits_alg(const struct moa2_jwk *jwk, enum moa2_jose_alg alg)
 		return false;
 	return true;
 }
-

@@ -291,4 +291,3 @@ moa2_jwk_from_secret(const void *secret, size_t len, const char *kid,
 	*jwk_r = jwk;
 	return 0;
 }
-

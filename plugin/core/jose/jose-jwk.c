@@ -363,4 +363,3 @@ moa2_jwk_from_json(const struct moa2_json *jwk_json, unsigned int flags,
 	*jwk_r = jwk;
 	return 0;
 }
-

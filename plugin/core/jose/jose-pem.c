@@ -194,4 +194,3 @@ moa2_jwks_parse_pem(const char *data, size_t len, struct moa2_jwks **jwks_r,
 	*jwks_r = jwks;
 	return 0;
 }
-

@@ -251,4 +251,3 @@ moa2_config_duplicate_key(struct moa2_config_parser *p,
 	return moa2_config_fail(p, "key '%s': given twice in %s (first at line %u)",
 				key, where, old->line);
 }
-

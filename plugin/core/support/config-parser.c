@@ -491,4 +491,3 @@ moa2_config_parse_file(const char *path, const struct moa2_config_schema *schema
 	free(buf);
 	return ret;
 }
-

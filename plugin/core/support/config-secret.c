@@ -129,4 +129,3 @@ moa2_config_store_secret(struct moa2_config_parser *p,
 	free(value);
 	return ret;
 }
-

@@ -273,4 +273,3 @@ moa2_config_discovery_url(const char *issuer)
 	return moa2_strdup_printf("%.*s/.well-known/openid-configuration",
 				  (int)len, issuer);
 }
-

@@ -177,4 +177,3 @@ moa2_http_resolve(const char *host, unsigned int port, int64_t deadline_ms,
 				   gai_error == EAI_SYSTEM ? strerror(sys_errno) :
 				   gai_strerror(gai_error));
 }
-
