@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target of the HTTP/1.1 response reader (support/http-client.c):
+/* libFuzzer target of the HTTP/1.1 response reader (support/http-response.c):
    each input is everything a server sends back, on a real TCP connection
    over loopback (plain http, with the loopback opt-in). A thread of this
    program accepts it, reads the request, writes the input and closes.

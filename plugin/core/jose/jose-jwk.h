@@ -3,9 +3,10 @@
 #define MOA2_JOSE_JWK_H
 
 /* JSON Web Keys (RFC 7517/7518/8037) and key sets for JWS verification.
-   This is the only file of the project that builds OpenSSL keys from key
-   material (JWK members or PEM). Keys are imported once, when a set is
-   loaded; verification never imports a key.
+   Its files (jose-jwk-private.h lists them) are the only code of the
+   project that builds OpenSSL keys from key material (JWK members or PEM).
+   Keys are imported once, when a set is loaded; verification never
+   imports a key.
 
    Failure behaviour: a key that cannot be used for verification is never
    half-built. moa2_jwks_parse() skips (and reports) unusable keys but fails

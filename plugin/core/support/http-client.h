@@ -2,9 +2,9 @@
 #ifndef MOA2_HTTP_CLIENT_H
 #define MOA2_HTTP_CLIENT_H
 
-/* The HTTP layer: the only file of the project that speaks HTTP (HTTP/1.1
-   over support/http-conn.c: TCP and TLS with OpenSSL; no libcurl, see
-   http-conn.h for why).
+/* The HTTP layer: the only code of the project that speaks HTTP (HTTP/1.1,
+   in the files that http-client-private.h lists, over support/http-conn.h:
+   TCP and TLS with OpenSSL; no libcurl, see http-conn.h for why).
 
    Failure behaviour: fails closed. Only https:// is fetched (plain http://
    only to a loopback address and only with the explicit opt-in), the peer

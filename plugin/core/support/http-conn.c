@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Name resolution, TCP and TLS for the HTTP layer (see http-conn.h).
+/* TCP and TLS connections for the HTTP layer (see http-conn.h; the layer's
+   other files are listed in http-conn-private.h).
 
    Failure behaviour: fails closed (no unverified peer, no TLS below 1.2),
    every wait bounded by the caller's deadline, one sentence per failure
@@ -7,7 +8,7 @@
    after each call that may fill it, so that the host (Postfix's TLS,
    Dovecot) never finds our errors in it. */
 #include "config.h"
-#include "support/http-conn.h"
+#include "support/http-conn-private.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,9 +18,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +27,9 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#define HOST_MAX 256
 #define CONNECT_STAGGER_MS 250   /* RFC 8305 section 5 */
 #define CONNECT_MAX_ATTEMPTS 16
 
@@ -43,16 +39,6 @@ struct moa2_http_conn {
 	bool eof;    /* the socket read returned 0 (for BIO_eof) */
 	bool broken; /* an I/O error happened: no close_notify at close */
 };
-
-struct moa2_http_tls {
-	struct moa2_http_tls *next;
-	unsigned int refs;
-	unsigned char key[SHA256_DIGEST_LENGTH];
-	SSL_CTX *ctx;
-};
-
-static pthread_mutex_t tls_cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct moa2_http_tls *tls_cache;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -73,8 +59,8 @@ ms_left(int64_t deadline_ms)
 	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 }
 
-static int MOA2_ATTR_FORMAT(2, 3)
-conn_fail(char *err, const char *fmt, ...)
+int
+moa2_http_conn_fail(char *err, const char *fmt, ...)
 {
 	va_list args;
 
@@ -85,8 +71,8 @@ conn_fail(char *err, const char *fmt, ...)
 }
 
 /* The reason of the last OpenSSL error, and an empty queue. */
-static const char *
-openssl_reason(void)
+const char *
+moa2_http_openssl_reason(void)
 {
 	unsigned long code = ERR_peek_last_error();
 	const char *reason = code == 0 ? NULL : ERR_reason_error_string(code);
@@ -95,8 +81,8 @@ openssl_reason(void)
 	return reason != NULL ? reason : "unknown error";
 }
 
-static bool
-ip_literal(const char *host)
+bool
+moa2_http_ip_literal(const char *host)
 {
 	unsigned char addr[sizeof(struct in6_addr)];
 
@@ -117,332 +103,10 @@ wait_fd(int fd, short events, int64_t deadline_ms, const char *what,
 		if (ret > 0)
 			return 0;
 		if (ret == 0)
-			return conn_fail(err, "timeout while %s", what);
+			return moa2_http_conn_fail(err, "timeout while %s", what);
 		if (errno != EINTR)
-			return conn_fail(err, "poll failed: %s", strerror(errno));
+			return moa2_http_conn_fail(err, "poll failed: %s", strerror(errno));
 	}
-}
-
-/* ------------------------------------------------------------ TLS context */
-
-static void
-digest_part(EVP_MD_CTX *md, char tag, const void *data, size_t len)
-{
-	uint64_t len64 = data == NULL ? UINT64_MAX : (uint64_t)len;
-
-	EVP_DigestUpdate(md, &tag, 1);
-	EVP_DigestUpdate(md, &len64, sizeof(len64));
-	if (data != NULL)
-		EVP_DigestUpdate(md, data, len);
-}
-
-/* Clients with the same CAs share a context: keyed by a digest of them. */
-static int
-tls_key(const struct moa2_http_tls_config *config,
-	unsigned char key[SHA256_DIGEST_LENGTH])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int len = 0;
-	int ret = -1;
-
-	if (md == NULL)
-		return -1;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
-		digest_part(md, 'b', config->ca_blob, config->ca_blob_len);
-		digest_part(md, 'f', config->ca_file,
-			    config->ca_file == NULL ? 0 : strlen(config->ca_file));
-		digest_part(md, 'd', config->ca_dir,
-			    config->ca_dir == NULL ? 0 : strlen(config->ca_dir));
-		ret = EVP_DigestFinal_ex(md, key, &len) == 1 ? 0 : -1;
-	}
-	EVP_MD_CTX_free(md);
-	return ret;
-}
-
-static int
-tls_load_blob(SSL_CTX *ctx, const void *blob, size_t len, char *err)
-{
-	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-	STACK_OF(X509_INFO) *infos = NULL;
-	BIO *bio = len > INT_MAX ? NULL : BIO_new_mem_buf(blob, (int)len);
-	int added = 0;
-
-	if (bio != NULL)
-		infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
-	for (int i = 0; infos != NULL && i < sk_X509_INFO_num(infos); i++) {
-		X509_INFO *info = sk_X509_INFO_value(infos, i);
-
-		if (info->x509 != NULL && X509_STORE_add_cert(store, info->x509) == 1)
-			added++;
-	}
-	sk_X509_INFO_pop_free(infos, X509_INFO_free);
-	BIO_free(bio);
-	ERR_clear_error();
-	if (added == 0)
-		return conn_fail(err, "the CA bundle holds no usable certificate");
-	return 0;
-}
-
-static int
-tls_load_cas(SSL_CTX *ctx, const struct moa2_http_tls_config *config,
-	     char *err)
-{
-	if (config->ca_blob != NULL) {
-		if (tls_load_blob(ctx, config->ca_blob, config->ca_blob_len, err) < 0)
-			return -1;
-	} else if (config->ca_file != NULL &&
-		   SSL_CTX_load_verify_file(ctx, config->ca_file) != 1) {
-		return conn_fail(err, "CA file %s cannot be loaded: %s",
-				 config->ca_file, openssl_reason());
-	}
-	if (config->ca_dir != NULL &&
-	    SSL_CTX_load_verify_dir(ctx, config->ca_dir) != 1)
-		return conn_fail(err, "CA directory %s cannot be used: %s",
-				 config->ca_dir, openssl_reason());
-	if (config->ca_blob == NULL && config->ca_file == NULL &&
-	    config->ca_dir == NULL &&
-	    SSL_CTX_set_default_verify_paths(ctx) != 1)
-		return conn_fail(err, "the system CA store cannot be loaded: %s",
-				 openssl_reason());
-	ERR_clear_error(); /* a missing default file or dir is not an error */
-	return 0;
-}
-
-static SSL_CTX *
-tls_ctx_new(const struct moa2_http_tls_config *config, char *err)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-	if (ctx == NULL) {
-		conn_fail(err, "TLS context: %s", openssl_reason());
-		return NULL;
-	}
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    tls_load_cas(ctx, config, err) < 0) {
-		if (err[0] == '\0')
-			conn_fail(err, "TLS context: %s", openssl_reason());
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	return ctx;
-}
-
-int
-moa2_http_tls_acquire(const struct moa2_http_tls_config *config,
-		      struct moa2_http_tls **tls_r, char *err)
-{
-	unsigned char key[SHA256_DIGEST_LENGTH];
-	struct moa2_http_tls *tls;
-
-	*tls_r = NULL;
-	err[0] = '\0';
-	if (tls_key(config, key) < 0)
-		return conn_fail(err, "out of memory");
-	/* held while a context is built: another thread wanting the same one
-	   waits for it instead of parsing the same CAs again */
-	pthread_mutex_lock(&tls_cache_lock);
-	for (tls = tls_cache; tls != NULL; tls = tls->next) {
-		if (memcmp(tls->key, key, sizeof(key)) == 0)
-			break;
-	}
-	if (tls != NULL) {
-		tls->refs++;
-	} else if ((tls = calloc(1, sizeof(*tls))) == NULL) {
-		conn_fail(err, "out of memory");
-	} else if ((tls->ctx = tls_ctx_new(config, err)) == NULL) {
-		free(tls);
-		tls = NULL;
-	} else {
-		memcpy(tls->key, key, sizeof(key));
-		tls->refs = 1;
-		tls->next = tls_cache;
-		tls_cache = tls;
-	}
-	pthread_mutex_unlock(&tls_cache_lock);
-	*tls_r = tls;
-	return tls == NULL ? -1 : 0;
-}
-
-void
-moa2_http_tls_release(struct moa2_http_tls **_tls)
-{
-	struct moa2_http_tls *tls = *_tls, **p;
-	bool last;
-
-	if (tls == NULL)
-		return;
-	*_tls = NULL;
-	pthread_mutex_lock(&tls_cache_lock);
-	last = --tls->refs == 0;
-	for (p = &tls_cache; last && *p != NULL; p = &(*p)->next) {
-		if (*p == tls) {
-			*p = tls->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&tls_cache_lock);
-	if (last) {
-		SSL_CTX_free(tls->ctx);
-		free(tls);
-	}
-}
-
-/* ------------------------------------------------------------ resolver */
-
-/* One getaddrinfo() call in its own thread. Two references: the waiter's,
-   dropped when it stops waiting (done or timed out), and the thread's. */
-struct resolve_job {
-	atomic_uint refs;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
-	int gai_error;
-	int sys_errno;
-	struct addrinfo *result;
-	char host[HOST_MAX];
-	char port[8];
-};
-
-static void
-resolve_job_unref(struct resolve_job *job)
-{
-	if (atomic_fetch_sub(&job->refs, 1) != 1)
-		return;
-	if (job->result != NULL)
-		freeaddrinfo(job->result);
-	pthread_cond_destroy(&job->cond);
-	pthread_mutex_destroy(&job->lock);
-	free(job);
-}
-
-static void *
-resolve_main(void *context)
-{
-	struct resolve_job *job = context;
-	const struct addrinfo hints = {
-		.ai_family = AF_UNSPEC,
-		.ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_NUMERICSERV,
-	};
-	struct addrinfo *result = NULL;
-	int ret = getaddrinfo(job->host, job->port, &hints, &result);
-	int sys_errno = errno;
-
-	pthread_mutex_lock(&job->lock);
-	job->gai_error = ret;
-	job->sys_errno = sys_errno;
-	job->result = ret == 0 ? result : NULL;
-	job->done = true;
-	pthread_cond_signal(&job->cond);
-	pthread_mutex_unlock(&job->lock);
-	resolve_job_unref(job);
-	return NULL;
-}
-
-static struct resolve_job *
-resolve_job_new(const char *host, const char *port)
-{
-	struct resolve_job *job = calloc(1, sizeof(*job));
-	pthread_condattr_t cond_attr;
-
-	if (job == NULL)
-		return NULL;
-	atomic_init(&job->refs, 2);
-	snprintf(job->host, sizeof(job->host), "%s", host);
-	snprintf(job->port, sizeof(job->port), "%s", port);
-	pthread_condattr_init(&cond_attr);
-	pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
-	if (pthread_mutex_init(&job->lock, NULL) != 0 ||
-	    pthread_cond_init(&job->cond, &cond_attr) != 0) {
-		pthread_condattr_destroy(&cond_attr);
-		free(job);
-		return NULL;
-	}
-	pthread_condattr_destroy(&cond_attr);
-	return job;
-}
-
-/* Starts the thread with every signal blocked: the host's signals must
-   reach the host's threads. */
-static int
-resolve_thread_start(struct resolve_job *job)
-{
-	pthread_attr_t attr;
-	sigset_t all, old;
-	pthread_t tid;
-	int ret;
-
-	if (pthread_attr_init(&attr) != 0)
-		return -1;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&tid, &attr, resolve_main, job);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	return ret == 0 ? 0 : -1;
-}
-
-/* Waits for the job until the deadline: true when it is done. */
-static bool
-resolve_wait(struct resolve_job *job, int64_t deadline_ms)
-{
-	struct timespec until = {
-		.tv_sec = (time_t)(deadline_ms / 1000),
-		.tv_nsec = (long)(deadline_ms % 1000) * 1000000,
-	};
-	bool done;
-
-	pthread_mutex_lock(&job->lock);
-	while (!job->done &&
-	       pthread_cond_timedwait(&job->cond, &job->lock, &until) != ETIMEDOUT)
-		;
-	done = job->done;
-	pthread_mutex_unlock(&job->lock);
-	return done;
-}
-
-static int
-resolve(const char *host, unsigned int port, int64_t deadline_ms,
-	struct addrinfo **result_r, char *err)
-{
-	const struct addrinfo literal_hints = {
-		.ai_family = AF_UNSPEC,
-		.ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-	};
-	struct resolve_job *job;
-	char port_str[8];
-	int gai_error, sys_errno;
-
-	*result_r = NULL;
-	snprintf(port_str, sizeof(port_str), "%u", port);
-	if (ip_literal(host))
-		return getaddrinfo(host, port_str, &literal_hints, result_r) == 0 ? 0 :
-			conn_fail(err, "cannot use the address %s", host);
-	job = resolve_job_new(host, port_str);
-	if (job == NULL)
-		return conn_fail(err, "out of memory");
-	if (resolve_thread_start(job) < 0) {
-		atomic_store(&job->refs, 1);
-		resolve_job_unref(job);
-		return conn_fail(err, "cannot start the resolver thread");
-	}
-	if (!resolve_wait(job, deadline_ms)) {
-		resolve_job_unref(job); /* the thread frees it when done */
-		return conn_fail(err, "timeout while resolving host %s", host);
-	}
-	*result_r = job->result;
-	job->result = NULL;
-	gai_error = job->gai_error;
-	sys_errno = job->sys_errno;
-	resolve_job_unref(job);
-	if (gai_error == 0)
-		return 0;
-	return conn_fail(err, "cannot resolve host %s: %s", host,
-			 gai_error == EAI_SYSTEM ? strerror(sys_errno) :
-			 gai_strerror(gai_error));
 }
 
 /* ------------------------------------------------------------ TCP */
@@ -560,19 +224,19 @@ moa2_http_conn_connect(const char *host, unsigned int port,
 	int fd;
 
 	*conn_r = NULL;
-	if (resolve(host, port, deadline_ms, &result, err) < 0)
+	if (moa2_http_resolve(host, port, deadline_ms, &result, err) < 0)
 		return -1;
 	fd = connect_any(result, deadline_ms);
 	freeaddrinfo(result);
 	if (fd < 0 && errno == ETIMEDOUT)
-		return conn_fail(err, "timeout while connecting to %s port %u", host, port);
+		return moa2_http_conn_fail(err, "timeout while connecting to %s port %u", host, port);
 	if (fd < 0)
-		return conn_fail(err, "cannot connect to %s port %u: %s", host, port,
-				 strerror(errno));
+		return moa2_http_conn_fail(err, "cannot connect to %s port %u: %s", host, port,
+					   strerror(errno));
 	*conn_r = calloc(1, sizeof(**conn_r));
 	if (*conn_r == NULL) {
 		close(fd);
-		return conn_fail(err, "out of memory");
+		return moa2_http_conn_fail(err, "out of memory");
 	}
 	(*conn_r)->fd = fd;
 	return 0;
@@ -677,19 +341,19 @@ tls_wait(struct moa2_http_conn *conn, int ret, int64_t deadline_ms,
 		return wait_fd(conn->fd, POLLOUT, deadline_ms, what, err);
 	conn->broken = true;
 	if (ssl_error == SSL_ERROR_ZERO_RETURN)
-		return conn_fail(err, "connection closed by the peer while %s", what);
+		return moa2_http_conn_fail(err, "connection closed by the peer while %s", what);
 	if (ssl_error == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
 		ERR_clear_error();
-		return conn_fail(err, "connection closed by the peer while %s%s%s", what,
-				 errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		return moa2_http_conn_fail(err, "connection closed by the peer while %s%s%s", what,
+					   errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
 	}
-	return conn_fail(err, "TLS error while %s: %s", what, openssl_reason());
+	return moa2_http_conn_fail(err, "TLS error while %s: %s", what, moa2_http_openssl_reason());
 }
 
 static int
 tls_set_peer(SSL *ssl, const char *host)
 {
-	if (ip_literal(host))
+	if (moa2_http_ip_literal(host))
 		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1 ? 0 : -1;
 	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	return SSL_set_tlsext_host_name(ssl, host) == 1 &&
@@ -701,19 +365,19 @@ moa2_http_conn_start_tls(struct moa2_http_conn *conn,
 			 struct moa2_http_tls *tls, const char *host,
 			 int64_t deadline_ms, char *err)
 {
-	char what[HOST_MAX + 32];
+	char what[MOA2_HTTP_CONN_HOST_MAX + 32];
 	BIO *bio;
 	int ret;
 
 	ERR_clear_error();
-	conn->ssl = SSL_new(tls->ctx);
+	conn->ssl = SSL_new(moa2_http_tls_ctx(tls));
 	if (conn->ssl == NULL || (bio = nosig_bio_new(conn)) == NULL)
-		return conn_fail(err, "TLS set-up for %s failed: %s", host,
-				 openssl_reason());
+		return moa2_http_conn_fail(err, "TLS set-up for %s failed: %s", host,
+					   moa2_http_openssl_reason());
 	SSL_set_bio(conn->ssl, bio, bio);
 	if (tls_set_peer(conn->ssl, host) < 0)
-		return conn_fail(err, "TLS set-up for %s failed: %s", host,
-				 openssl_reason());
+		return moa2_http_conn_fail(err, "TLS set-up for %s failed: %s", host,
+					   moa2_http_openssl_reason());
 	SSL_set_connect_state(conn->ssl);
 	snprintf(what, sizeof(what), "in the TLS handshake with %s", host);
 	while ((ret = SSL_connect(conn->ssl)) != 1) {
@@ -722,9 +386,9 @@ moa2_http_conn_start_tls(struct moa2_http_conn *conn,
 		if (verify != X509_V_OK) {
 			conn->broken = true;
 			ERR_clear_error();
-			return conn_fail(err, "TLS handshake with %s failed: server "
-					 "certificate not accepted: %s", host,
-					 X509_verify_cert_error_string(verify));
+			return moa2_http_conn_fail(err, "TLS handshake with %s failed: server "
+						   "certificate not accepted: %s", host,
+						   X509_verify_cert_error_string(verify));
 		}
 		if (tls_wait(conn, ret, deadline_ms, what, err) < 0)
 			return -1;
@@ -744,8 +408,8 @@ plain_wait(struct moa2_http_conn *conn, short events, int64_t deadline_ms,
 		return 0;
 	if (errno != EAGAIN && errno != EWOULDBLOCK) {
 		conn->broken = true;
-		return conn_fail(err, "connection error while %s: %s", what,
-				 strerror(errno));
+		return moa2_http_conn_fail(err, "connection error while %s: %s", what,
+					   strerror(errno));
 	}
 	return wait_fd(conn->fd, events, deadline_ms, what, err);
 }

@@ -3,8 +3,10 @@
 #define MOA2_HTTP_CONN_H
 
 /* The connections under the HTTP layer: name resolution, TCP and TLS, each
-   step bounded by a deadline. Used by http-client.c only, which speaks the
-   HTTP (including a proxy's CONNECT) over them.
+   step bounded by a deadline (in http-conn.c, http-resolve.c and
+   http-tls.c: see http-conn-private.h). Used by the HTTP client only
+   (http-client-private.h), which speaks the HTTP (including a proxy's
+   CONNECT) over them.
 
    Failure behaviour: fails closed. The peer certificate is always verified
    against the configured CAs (or the system store), and its name or IP

@@ -3,6 +3,7 @@
    HTTP client both use it, so what the config accepts is what is fetched. */
 #include "config.h"
 #include "support/url.h"
+#include "support/ascii.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -10,19 +11,6 @@
 #include <strings.h>
 
 #define URL_HOST_MAX 253
-
-static bool
-ascii_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
-ascii_alnum(char c)
-{
-	return ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 
 /* A strict dotted quad: four decimal parts 0-255 without leading zeros. */
 static bool
@@ -34,7 +22,7 @@ parse_ipv4(const char *s, size_t len, unsigned char octets_r[4])
 		unsigned int value = 0;
 		size_t digits = 0;
 
-		for (; i < len && ascii_digit(s[i]); i++, digits++) {
+		for (; i < len && moa2_ascii_digit(s[i]); i++, digits++) {
 			if (digits > 0 && value == 0)
 				return false;
 			value = value * 10 + (unsigned int)(s[i] - '0');
@@ -68,7 +56,7 @@ hostname_valid(const char *host, size_t len)
 			if (label_len == 0 || host[i - 1] == '-')
 				return false;
 			label_len = 0;
-		} else if (ascii_alnum(c) || c == '_' ||
+		} else if (moa2_ascii_alnum(c) || c == '_' ||
 			   (c == '-' && label_len > 0)) {
 			if (++label_len > 63)
 				return false;
@@ -93,7 +81,7 @@ hostname_looks_numeric(const char *host, size_t len)
 	    (host[start + 1] == 'x' || host[start + 1] == 'X'))
 		return true;
 	for (size_t i = start; i < len; i++) {
-		if (!ascii_digit(host[i]))
+		if (!moa2_ascii_digit(host[i]))
 			return false;
 	}
 	return true;
@@ -107,7 +95,7 @@ parse_port(const char *s, size_t len, unsigned int *port_r)
 	if (len == 0 || len > 5 || s[0] == '0')
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		if (!ascii_digit(s[i]))
+		if (!moa2_ascii_digit(s[i]))
 			return false;
 		value = value * 10 + (unsigned long)(s[i] - '0');
 	}
@@ -261,18 +249,6 @@ moa2_url_is_allowed(const char *url, bool allow_http_loopback,
 
 /* ------------------------------------------------------------- queries */
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *
 moa2_url_query_param(const char *query, const char *name)
 {
@@ -291,7 +267,8 @@ moa2_url_query_param(const char *query, const char *name)
 				abort();
 			for (; v < end; v++) {
 				if (*v == '%' && end - v >= 3 &&
-				    (hi = hex_digit(v[1])) >= 0 && (lo = hex_digit(v[2])) >= 0) {
+				    (hi = moa2_ascii_hex_value(v[1])) >= 0 &&
+				    (lo = moa2_ascii_hex_value(v[2])) >= 0) {
 					*o++ = (char)(hi * 16 + lo);
 					v += 2;
 				} else {
