@@ -1301,6 +1301,17 @@ moa2_config_option_iter_next(struct moa2_config_option_iter *iter,
 	return NULL;
 }
 
+int
+moa2_options_parse_duration(const char *text, unsigned int *seconds_r)
+{
+	uint64_t value;
+
+	if (parse_duration(text, false, &value) < 0)
+		return -1;
+	*seconds_r = (unsigned int)value; /* parse_duration caps at UINT_MAX */
+	return 0;
+}
+
 void
 moa2_options_describe(const struct moa2_config_schema *schema,
 		      moa2_option_doc_func_t *func, void *context)
