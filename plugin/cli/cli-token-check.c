@@ -38,7 +38,8 @@ const char cli_token_help_check[] =
 	"for a reason that passes (provider unreachable or unavailable).\n"
 	"UNKNOWN: no such account, the store cannot be read, a config or usage\n"
 	"error. OK otherwise. Run it as the user the mail system runs as (e.g.\n"
-	"sudo -u postfix), which must be able to read and replace the stores.\n"
+	"sudo -u postfix), which can read and replace the stores; no secret file\n"
+	"of the config is read.\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config CONF       the token client config\n"
@@ -150,6 +151,8 @@ cli_token_check(struct cli_token_ctx *ctx, int argc, char *argv[])
 	if ((ret = parse_opts(ctx, argc, argv, &o)) >= 0)
 		return ret;
 	ctx->quiet = !ctx->verbose;
+	/* a monitoring user may read the config and the stores, not secrets */
+	ctx->without_secrets = true;
 	if (cli_token_load_quiet(ctx, o.config, &error) < 0) {
 		ret = check_unknown(o.json, "config error: %s", error);
 		free(error);

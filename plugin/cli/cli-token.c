@@ -121,7 +121,9 @@ cli_token_load_quiet(struct cli_token_ctx *ctx, const char *path, char **error_r
 		path = getenv(CLI_TOKEN_CONF_ENV);
 	if (path == NULL || *path == '\0')
 		path = CLI_TOKEN_DEFAULT_CONF;
-	if (moa2_token_config_load(path, &ctx->config, error_r) < 0)
+	if ((ctx->without_secrets ?
+	     moa2_token_config_load_without_secrets(path, &ctx->config, error_r) :
+	     moa2_token_config_load(path, &ctx->config, error_r)) < 0)
 		return -1;
 	if (moa2_token_client_create(ctx->config, &logger, &ctx->client, error_r) < 0) {
 		moa2_token_config_free(&ctx->config);

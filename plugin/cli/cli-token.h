@@ -18,6 +18,7 @@ struct cli_token_ctx {
 	struct moa2_token_client *client;
 	bool verbose;
 	bool quiet;   /* no warnings on stderr either (token check) */
+	bool without_secrets; /* load no secret file (token check) */
 };
 
 /* Loads the config at path (NULL: $MAIL_OAUTH2_CONF, else the default)

@@ -589,6 +589,50 @@ START_TEST(test_check_as_another_user)
 }
 END_TEST
 
+/* The check loads the config without its secrets: a secret file it may
+   not read (or a missing assertion key) does not stop it, and a client of
+   such a config makes no token request. */
+START_TEST(test_config_without_secrets)
+{
+	const char *dir = tt_new_dir();
+	char text[2048], conf[PATH_MAX], *error = NULL;
+	struct moa2_token_config *config;
+	struct moa2_token_client *client;
+	struct moa2_check_result r;
+	struct moa2_token token;
+
+	snprintf(conf, sizeof(conf), "%s/client.conf", dir);
+	snprintf(text, sizeof(text), "ca_file = %s\ntoken_dir = %s\n"
+		 "[account acct]\nprovider = generic\ntoken_endpoint = https://idp.invalid/t\n"
+		 "client_id = relay\nclient_secret_file = %s/absent.secret\n"
+		 "[account sa]\nprovider = google\ngrant = jwt_bearer\n"
+		 "assertion_key_file = %s/absent.json\nassertion_subject = relay@example.com\n",
+		 tt_ca_file, dir, dir, dir);
+	tt_write_file(conf, text, 0644);
+	ck_assert_int_eq(moa2_token_config_load(conf, &config, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "absent.secret"));
+	free(error);
+	ck_assert_int_eq(moa2_token_config_load_without_secrets(conf, &config, &error), 0);
+	ck_assert(config->without_secrets);
+	ck_assert_int_eq(config->accounts[0].client_auth, MOA2_TOKEN_AUTH_POST);
+	ck_assert_str_eq(config->accounts[0].client_secret, "");
+	client = tt_client(config, NULL);
+	tt_store_write(path_in(dir, "acct.json"), "at-1", NOW + 600, "rt-1");
+	ck_assert_int_eq(moa2_token_check(client, "acct", &defaults, (time_t)NOW, &r),
+			 MOA2_CHECK_OK);
+	moa2_check_result_clear(&r);
+	ck_assert_int_eq(moa2_token_check(client, "sa", &defaults, (time_t)NOW, &r),
+			 MOA2_CHECK_OK);
+	moa2_check_result_clear(&r);
+	ck_assert_int_eq(moa2_token_get(client, "acct", MOA2_TOKEN_FORCE_REFRESH, &token,
+					&error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "loaded without its secrets"));
+	free(error);
+	moa2_token_client_destroy(&client);
+	moa2_token_config_free(&config);
+}
+END_TEST
+
 /* ------------------------------------------------------------- outputs */
 
 static void
@@ -733,6 +777,7 @@ main(void)
 			    (int)(sizeof(check_cases) / sizeof(check_cases[0])));
 	tcase_add_test(tc, test_worst);
 	tcase_add_test(tc, test_check_as_another_user);
+	tcase_add_test(tc, test_config_without_secrets);
 	tcase_add_test(tc, test_check_line);
 	tcase_add_test(tc, test_check_json);
 	suite_add_tcase(suite, tc);

@@ -29,6 +29,7 @@
 
 struct parser {
 	const struct moa2_config_schema *schema;
+	unsigned int flags;      /* MOA2_CONFIG_SKIP_SECRET_FILES */
 	struct moa2_config *config;
 	unsigned int line;
 	char *error;
@@ -748,6 +749,11 @@ read_secret_file(struct parser *p, struct moa2_config_setting *set,
 	if (path[0] != '/')
 		return parser_error(p, "key '%s': relative path '%s' "
 				    "(expected an absolute path)", key, path);
+	if ((p->flags & MOA2_CONFIG_SKIP_SECRET_FILES) != 0) {
+		if ((set->str = strdup("")) == NULL || (set->secret_file = strdup(path)) == NULL)
+			return parser_oom(p);
+		return 0;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return parser_error(p, "key '%s': cannot open secret file '%s': %s",
@@ -1069,12 +1075,12 @@ moa2_config_free(struct moa2_config **config_p)
 	free(config);
 }
 
-int
-moa2_config_parse_string(const char *name, const char *data, size_t len,
-			 const struct moa2_config_schema *schema,
-			 struct moa2_config **config_r, char **error_r)
+static int
+parse_string_flags(const char *name, const char *data, size_t len,
+		   const struct moa2_config_schema *schema, unsigned int flags,
+		   struct moa2_config **config_r, char **error_r)
 {
-	struct parser p = { .schema = schema };
+	struct parser p = { .schema = schema, .flags = flags };
 	char *buf;
 	int ret = -1;
 
@@ -1122,8 +1128,24 @@ file_error(const char *path, const char *fmt, ...)
 }
 
 int
+moa2_config_parse_string(const char *name, const char *data, size_t len,
+			 const struct moa2_config_schema *schema,
+			 struct moa2_config **config_r, char **error_r)
+{
+	return parse_string_flags(name, data, len, schema, 0, config_r, error_r);
+}
+
+int
 moa2_config_parse_file(const char *path, const struct moa2_config_schema *schema,
 		       struct moa2_config **config_r, char **error_r)
+{
+	return moa2_config_parse_file_flags(path, schema, 0, config_r, error_r);
+}
+
+int
+moa2_config_parse_file_flags(const char *path, const struct moa2_config_schema *schema,
+			     unsigned int flags, struct moa2_config **config_r,
+			     char **error_r)
 {
 	struct stat st;
 	size_t len;
@@ -1156,7 +1178,7 @@ moa2_config_parse_file(const char *path, const struct moa2_config_schema *schema
 		*error_r = file_error(path, "not a regular file of at most 1 MiB");
 		ret = -1;
 	} else {
-		ret = moa2_config_parse_string(path, buf, len, schema, config_r, error_r);
+		ret = parse_string_flags(path, buf, len, schema, flags, config_r, error_r);
 	}
 	OPENSSL_cleanse(buf, CONFIG_MAX_FILE_SIZE + 1);
 	free(buf);

@@ -307,6 +307,12 @@ moa2_token_get(struct moa2_token_client *client, const char *account,
 		*error_r = moa2_strdup_printf("no [account %s] in %s", account, client->config->file);
 		return -1;
 	}
+	if (client->config->without_secrets) {
+		*error_r = moa2_strdup_printf("account %s: %s was loaded without its secrets "
+					      "(for token check): no token request",
+					      account, client->config->file);
+		return -1;
+	}
 	if (rt->open_error != NULL) {
 		*error_r = moa2_strdup(rt->open_error);
 		return -1;

@@ -40,6 +40,11 @@ moa2_token_client_post(struct moa2_token_client *client,
 
 	if (count > MAX_FIELDS - 5)
 		abort();
+	if (client->config->without_secrets) {
+		*error_r = moa2_strdup_printf("%s was loaded without its secrets: no request",
+					      client->config->file);
+		return -1;
+	}
 	if (count > 0) /* fields may be NULL then (a device authorization request) */
 		memcpy(all, fields, count * sizeof(*fields));
 	n = count;

@@ -20,6 +20,8 @@
 #   /test/latency?ms=[&endpoint=token]   /test/token-endpoint?state=up|down|reset
 #   /test/endpoint?endpoint=jwks&state=  /test/ttl?seconds=   /test/stats[?reset=1]
 #   /test/interaction-account?account=   (auto-login for the authorization code flow)
+#   /test/refresh-expires-in?state=on|off (token responses with a refresh token
+#                                          also carry refresh_token_expires_in)
 # Environment read by idp_start: IDP_NODE (node binary), IDP_TLS_DIR (CA dir,
 # default STATE_DIR/tls), IDP_START_TIMEOUT (s, default 30) and the server's
 # own IDP_ACCESS_TOKEN_TTL, IDP_REFRESH_TOKEN_TTL, IDP_ROTATE_REFRESH, IDP_KEYS.
