@@ -98,7 +98,9 @@ chroot_hint(const char *error)
 		"to the queue directory, e.g. /var/spool/postfix: give the path "
 		"outside the chroot; the config path comes from $"
 		MOA2_SASL_CLIENT_CONF_ENV ", which Postfix passes on with "
-		"import_environment, else " MOA2_SASL_CLIENT_CONF_DEFAULT ")";
+		"import_environment, else " MOA2_SASL_CLIENT_CONF_DEFAULT "; after "
+		"changing import_environment restart Postfix: a reload keeps the "
+		"old environment)";
 	size_t len = strlen(error) + sizeof(hint);
 	char *msg = malloc(len);
 
