@@ -506,14 +506,7 @@ client_done(struct client_ctx *ctx, const sasl_utils_t *utils,
 {
 	ctx_wipe(ctx, utils);
 	ctx->state = CLIENT_DONE;
-	oparams->doneflag = 1;
-	oparams->mech_ssf = 0;
-	oparams->maxoutbuf = 0;
-	oparams->encode_context = NULL;
-	oparams->encode = NULL;
-	oparams->decode_context = NULL;
-	oparams->decode = NULL;
-	oparams->param_version = 0;
+	moa2_sasl_oparams_done(oparams);
 	return SASL_OK;
 }
 

@@ -71,13 +71,18 @@ ok "host: the relay (Postfix, our server mechanisms) on 127.0.0.1:$MX_PORT"
 rm -rf "$C/root/src"
 mkdir -p "$C/root/src"
 git -C "$TOP" archive HEAD | tar -x -C "$C/root/src"
+# (a Postfix as "No configuration" leaves it: Debian's main.cf, and what
+# an earlier run of this script left removed)
 in_chroot 'grep -q idp.test /etc/hosts || echo "127.0.0.1 idp.test" >>/etc/hosts
-	[ -f /etc/postfix/main.cf ] || cp /usr/share/postfix/main.cf.debian /etc/postfix/main.cf
+	postfix stop >/dev/null 2>&1
+	rm -rf /etc/mail-oauth2 /var/lib/mail-oauth2 /etc/postfix/oauth2.conf \
+		/etc/postfix/sasl_passwd /etc/postfix/sasl_passwd.db
+	cp /usr/share/postfix/main.cf.debian /etc/postfix/main.cf
 	postconf -e "myhostname = relay.test" "mydestination =" "inet_interfaces = loopback-only" \
 		"maillog_file = /var/log/postfix.log"
 	# the chroot shares the host network: no smtpd on port 25 here
 	postconf -M# smtp/inet
-	postfix stop >/dev/null 2>&1; rm -rf /etc/mail-oauth2 /var/lib/mail-oauth2; : >/var/log/postfix.log' \
+	postsuper -d ALL >/dev/null 2>&1; : >/var/log/postfix.log' \
 	>"$OUT/prepare.out" 2>&1
 check "chroot: a Debian Postfix with a main.cf of its own" test -f "$C/etc/postfix/main.cf"
 
@@ -111,20 +116,13 @@ cstat() { moa2_chroot_run "$C" stat -c '%U %a' "$1"; }
 check_eq "... the token directory: postfix, 0700" "$(cstat /var/lib/mail-oauth2/tokens)" "postfix 700"
 
 # 3. authorize, test-smtp
-moa2_chroot_run "$C" mail-oauth2 token authorize -c /etc/mail-oauth2/client.conf m365 \
-	>"$OUT/authorize.out" 2>&1 &
-auth_pid=$!
-on_exit_kill "$auth_pid"
-wait_for 30 grep -q 'enter the code:' "$OUT/authorize.out"
-code=$(sed -n 's/.*enter the code: //p' "$OUT/authorize.out")
-idp_ctl "device/approve?user_code=$(idp_urlencode "$code")&account=alice" >/dev/null
-wait "$auth_pid"
+idp_device_authorize "$OUT/authorize.out" alice \
+	moa2_chroot_run "$C" mail-oauth2 token authorize -c /etc/mail-oauth2/client.conf m365
 check_eq "step 3: mail-oauth2 token authorize as root: exit 0" "$?" 0
 check_eq "... the store is postfix's, 0600" "$(cstat /var/lib/mail-oauth2/tokens/m365.json)" "postfix 600"
-for f in access_token refresh_token; do
-	remember_token "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' \
-		"$C/var/lib/mail-oauth2/tokens/m365.json" "$f")"
-done
+CSTORE=$C/var/lib/mail-oauth2/tokens/m365.json
+remember_token "$(json_field "$CSTORE" access_token)"
+remember_token "$(json_field "$CSTORE" refresh_token)"
 moa2_chroot_run "$C" mail-oauth2 token test-smtp -c /etc/mail-oauth2/client.conf --user alice \
 	--ca-file "$TEST_CA" "127.0.0.1:$MX_PORT" >"$OUT/test-smtp.out" 2>&1
 check_eq "... mail-oauth2 token test-smtp: 235, exit 0" "$?" 0
@@ -147,11 +145,7 @@ send() { # SUBJECT
 		sendmail -f root@relay.test alice@example.test"
 }
 expire() {
-	in_chroot "python3 - <<'EOF'
-import json
-p = '/var/lib/mail-oauth2/tokens/m365.json'
-d = json.load(open(p)); d['expires_at'] = 1; open(p, 'w').write(json.dumps(d))
-EOF"
+	store_expire "$CSTORE"
 }
 RLOG=$C/var/log/postfix.log
 expire
@@ -190,8 +184,7 @@ wait_for 60 sh -c "[ \$(find '$WORK/mail/box/new' -type f 2>/dev/null | wc -l) -
 check_eq "after a restart the plugin reads the config named by MAIL_OAUTH2_CONF" "$(delivered)" 3
 
 in_chroot 'postfix stop' >/dev/null 2>&1
-remember_token "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("refresh_token", ""))' \
-	"$C/var/lib/mail-oauth2/tokens/m365.json")"
+remember_token "$(json_field "$CSTORE" refresh_token)"
 assert_no_tokens "$OUT"/* "$RLOG" "$(pf_log mx)"
 pf_stop_all
 summary "$NAME"

@@ -32,6 +32,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/common.sh"
 IDP_LIB_DIR=$ILIB
 . "$ILIB/idp.sh"
+. "$ILIB/postfix.sh"
 . "$ILIB/dovecot.sh"
 
 NAME=test-fetch
@@ -46,17 +47,6 @@ LOCAL=$WORK/local
 mkdir -p "$OUT" "$WORK/tokens" "$WORK/plugins" "$LOCAL"
 chmod 711 "$WORK"
 chmod 600 "$WORK/.tokens"
-
-# wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds
-wait_for() {
-	_wf_deadline=$(($(date +%s) + $1))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -ge "$_wf_deadline" ] && return 1
-		sleep 0.2
-	done
-	return 0
-}
 
 # ---------------------------------------------------------------- checks
 
@@ -109,34 +99,21 @@ chmod 600 "$WORK/relay.secret"
 STORE=$WORK/tokens/alice.json
 
 store_field() {
-	python3 -c 'import json, sys
-print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$STORE" "$1"
+	json_field "$STORE" "$1"
 }
 remember_store() {
 	remember_token "$(store_field access_token)"
 	remember_token "$(store_field refresh_token)"
 }
 expire_store() {
-	python3 - "$STORE" <<'EOF'
-import json, sys
-with open(sys.argv[1], "r+") as f:
-    d = json.load(f)
-    d["expires_at"] = 1
-    f.seek(0); f.truncate(); json.dump(d, f)
-EOF
+	store_expire "$STORE"
 }
 refresh_requests() {
 	idp_ctl stats | python3 -c 'import json, sys
 print(json.load(sys.stdin)["token_by_grant"].get("refresh_token", 0))'
 }
 
-"$MAIL_OAUTH2" token authorize -c "$CONF" alice >"$OUT/authorize.out" 2>&1 &
-auth_pid=$!
-on_exit_kill "$auth_pid"
-wait_for 20 grep -q 'enter the code:' "$OUT/authorize.out"
-user_code=$(sed -n 's/.*enter the code: //p' "$OUT/authorize.out")
-idp_ctl "device/approve?user_code=$(idp_urlencode "$user_code")&account=alice" >/dev/null
-wait "$auth_pid"
+idp_device_authorize "$OUT/authorize.out" alice "$MAIL_OAUTH2" token authorize -c "$CONF" alice
 check_eq "the account is authorized once (device flow)" "$?" 0
 remember_store
 
