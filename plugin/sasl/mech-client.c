@@ -236,9 +236,13 @@ prompt_answer(const sasl_interact_t *prompts, unsigned long id)
 	return NULL;
 }
 
+/* prompt_need (may be NULL) stops pointing at the freed prompts */
 static void
-prompts_free(struct client_ctx *ctx, const sasl_utils_t *utils)
+prompts_free(struct client_ctx *ctx, const sasl_utils_t *utils,
+	     sasl_interact_t **prompt_need)
 {
+	if (prompt_need != NULL && *prompt_need == ctx->prompts)
+		*prompt_need = NULL;
 	if (ctx->prompts != NULL)
 		utils->free(ctx->prompts);
 	ctx->prompts = NULL;
@@ -370,7 +374,7 @@ client_mech_dispose(void *conn_context, const sasl_utils_t *utils)
 	if (ctx == NULL)
 		return;
 	ctx_wipe(ctx, utils);
-	prompts_free(ctx, utils);
+	prompts_free(ctx, utils, NULL);
 	utils->free(ctx);
 }
 
@@ -400,7 +404,7 @@ client_start(struct client_ctx *ctx, struct client_glob *glob,
 	if (ret == SASL_INTERACT || ret == SASL_NOMEM)
 		return ret;
 	if (ret != SASL_OK) {
-		prompts_free(ctx, utils);
+		prompts_free(ctx, utils, prompt_need);
 		moa2_sasl_seterror(utils, "no password from the application: the password "
 				   "field (Postfix: of the SASL password map; mbsync: Pass) "
 				   "must name an [account NAME] of %s", glob->conf_path);
@@ -409,7 +413,7 @@ client_start(struct client_ctx *ctx, struct client_glob *glob,
 	account = account_of(glob, &creds);
 	if (account == NULL) {
 		unknown_account_error(utils, glob, &creds);
-		prompts_free(ctx, utils);
+		prompts_free(ctx, utils, prompt_need);
 		return SASL_FAIL;
 	}
 	user = account->user != NULL ? account->user : creds.authname;
@@ -417,7 +421,7 @@ client_start(struct client_ctx *ctx, struct client_glob *glob,
 		moa2_sasl_seterror(utils, "account %s: XOAUTH2 needs a user name: give it "
 				   "in the SASL password map or as user in [account %s]",
 				   account->name, account->name);
-		prompts_free(ctx, utils);
+		prompts_free(ctx, utils, prompt_need);
 		return SASL_FAIL;
 	}
 	/* the answers point into the application's memory: our prompts can go */
@@ -425,10 +429,10 @@ client_start(struct client_ctx *ctx, struct client_glob *glob,
 	user = user != NULL && *user != '\0' ? user : NULL;
 	if (params->canon_user(utils->conn, user != NULL ? user : account->name, 0,
 			       SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams) != SASL_OK) {
-		prompts_free(ctx, utils);
+		prompts_free(ctx, utils, prompt_need);
 		return SASL_FAIL;
 	}
-	prompts_free(ctx, utils);
+	prompts_free(ctx, utils, prompt_need);
 	moa2_sasl_log_bind(&glob->log, utils);
 	if (moa2_token_get(glob->client, account->name, 0, &token, &error) < 0) {
 		moa2_sasl_seterror(utils, "%s", error);

@@ -170,6 +170,7 @@ START_TEST(test_request_line_and_outcome)
 	struct moa2_token token;
 	struct tt_log log;
 	time_t before = time(NULL);
+	int64_t expires;
 
 	server_start();
 	text = account_config(dir, "refresh_token");
@@ -217,6 +218,21 @@ START_TEST(test_request_line_and_outcome)
 	tt_store_read(config->accounts[0].token_file, &state);
 	ck_assert_str_eq(state.refresh_token, "rt-2-secret");
 	ck_assert_int_ne(state.refresh_token_expires_at, 0);
+	expires = state.refresh_token_expires_at;
+	moa2_token_state_clear(&state);
+
+	/* ... also when the provider sends the same refresh token again */
+	moa2_token_client_destroy(&client);
+	tt_route("/token", "status", 200, tt_token_json("at-3b", 600, "rt-2-secret"), 0);
+	tt_log_init(&log);
+	client = tt_client(config, &log);
+	ck_assert_int_eq(moa2_token_get(client, "acct", MOA2_TOKEN_FORCE_REFRESH, &token,
+					&error), 0);
+	moa2_token_clear(&token);
+	ck_assert_msg(lines_with(log.text, "; refresh token kept, valid until 20") == 1,
+		      "%s", log.text);
+	tt_store_read(config->accounts[0].token_file, &state);
+	ck_assert_int_eq(state.refresh_token_expires_at, expires);
 	moa2_token_state_clear(&state);
 
 	/* client_credentials: no word about refresh tokens; the expiry as

@@ -121,6 +121,11 @@ save_new_state(struct moa2_token_client *client, struct moa2_account_rt *rt,
 		new_state->refresh_token = moa2_strdup(old->refresh_token);
 		new_state->refresh_token_at = old->refresh_token_at;
 		new_state->refresh_token_expires_at = old->refresh_token_expires_at;
+	} else if (new_state->refresh_token_expires_at == 0 &&
+		   moa2_token_secret_equal(new_state->refresh_token, old->refresh_token)) {
+		/* the same refresh token sent again: what was known of it stays */
+		new_state->refresh_token_at = old->refresh_token_at;
+		new_state->refresh_token_expires_at = old->refresh_token_expires_at;
 	}
 	rotated = new_state->refresh_token != NULL &&
 		!moa2_token_secret_equal(new_state->refresh_token, old->refresh_token);
