@@ -3,7 +3,8 @@
    with the token client (initial responses, a relay's rejection drops the
    token and gives a temporary failure, an unknown account or a broken
    config fails the step with a clear reason and the mechanism is still
-   there), server mechanisms with the verification engine (accepted ->
+   there; an application that answers SASL_INTERACT prompts, as mbsync,
+   and steps once more after the server's success), server mechanisms with the verification engine (accepted ->
    SASL_OK and the token's identity, rejected -> the failure challenge
    then SASL_BADAUTH, provider down -> SASL_TRYAGAIN, broken config ->
    SASL_FAIL on every attempt). */
