@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* mail-oauth2 token authorize | show | refresh | test-smtp: obtain the
-   first tokens of an account (device authorization grant, RFC 8628, or
-   authorization code with PKCE and a loopback redirect, RFC 8252), show a
-   store's state, refresh on demand, and test a relay. The flows are the
-   core's (token-authorize.h); this file prints, listens on loopback for
-   the redirect, and reads a pasted address.
+/* mail-oauth2 token authorize | show | refresh | access | check |
+   test-smtp: obtain the first tokens of an account (device authorization
+   grant, RFC 8628, or authorization code with PKCE and a loopback
+   redirect, RFC 8252), show a store's state, refresh on demand, print a
+   valid access token for a program that takes a password command, check
+   the stores for monitoring (cli-token-check.c), and test a relay
+   (cli-token-smtp.c). The flows are the core's (token-authorize.h); this
+   file prints, listens on loopback for the redirect, and reads a pasted
+   address.
    Failure behaviour: exit 0 success, 1 failure (with one line saying what
    to do), 3 config error, 64 usage error. Tokens, refresh tokens and
-   secrets are never printed: fingerprints only. */
+   secrets are never printed (fingerprints only), except by `access`: the
+   access token alone on stdout, never to a terminal unless --force. */
 
 #include "config.h"
 
@@ -38,6 +42,8 @@ const char cli_help_token[] =
 	"Usage: " CLI_PROGRAM " token authorize [-c CONF] [--browser | --code] ACCOUNT\n"
 	"       " CLI_PROGRAM " token show [-c CONF] [ACCOUNT...]\n"
 	"       " CLI_PROGRAM " token refresh [-c CONF] ACCOUNT\n"
+	"       " CLI_PROGRAM " token access [-c CONF] [--force] ACCOUNT\n"
+	"       " CLI_PROGRAM " token check [-c CONF] [-w DURATION] [--json] [ACCOUNT...]\n"
 	"       " CLI_PROGRAM " token test-smtp [-c CONF] [--account NAME] HOST:PORT\n"
 	"\n"
 	"Manages the tokens the Postfix relay plugin sends (XOAUTH2, OAUTHBEARER).\n"
@@ -55,6 +61,12 @@ const char cli_help_token[] =
 	"              refresh token, scopes (fingerprints, never tokens).\n"
 	"  refresh     gets a new access token now (and stores a rotated refresh\n"
 	"              token), as the plugin would.\n"
+	"  access      prints a valid access token (refreshed under the store's lock\n"
+	"              when needed) on stdout and nothing else, for a password\n"
+	"              command (msmtp passwordeval, getmail6 password_command, ...);\n"
+	"              refuses a terminal unless --force.\n"
+	"  check       one status line for a monitoring system (Nagios plugin\n"
+	"              exit codes 0-3); see '" CLI_PROGRAM " token check --help'.\n"
 	"  test-smtp   connects to a relay, STARTTLS, AUTH with the stored token\n"
 	"              (refreshed if needed) and prints the server's replies;\n"
 	"              see '" CLI_PROGRAM " token test-smtp --help'.\n"
@@ -63,6 +75,7 @@ const char cli_help_token[] =
 	"  -c, --config CONF  the token client config\n"
 	"      --browser      authorize: authorization code flow, loopback redirect\n"
 	"      --code         authorize: authorization code flow, paste the result\n"
+	"      --force        access: print the token to a terminal too\n"
 	"  -v, --verbose      log debug messages on stderr\n"
 	"  -h, --help         show this help\n"
 	"\n"
@@ -73,10 +86,10 @@ const char cli_help_token[] =
 static void
 cli_token_log(void *context, enum moa2_log_level level, const char *message)
 {
-	const bool *verbose = context;
+	const struct cli_token_ctx *ctx = context;
 
 	/* what info says is printed on stdout already */
-	if (level < MOA2_LOG_WARNING && !*verbose)
+	if ((level < MOA2_LOG_WARNING || ctx->quiet) && !ctx->verbose)
 		return;
 	fprintf(stderr, CLI_PROGRAM ": %s: %s\n", moa2_log_level_name(level), message);
 }
@@ -101,27 +114,35 @@ cli_token_account(struct cli_token_ctx *ctx, const char *name)
 }
 
 int
-cli_token_load(struct cli_token_ctx *ctx, const char *path)
+cli_token_load_quiet(struct cli_token_ctx *ctx, const char *path, char **error_r)
 {
-	struct moa2_logger logger = { cli_token_log, &ctx->verbose, ctx->verbose };
-	char *error = NULL;
+	struct moa2_logger logger = { cli_token_log, ctx, ctx->verbose };
 
 	if (path == NULL)
 		path = getenv(CLI_TOKEN_CONF_ENV);
 	if (path == NULL || *path == '\0')
 		path = CLI_TOKEN_DEFAULT_CONF;
-	if (moa2_token_config_load(path, &ctx->config, &error) < 0) {
-		fprintf(stderr, "config error: %s\n", error);
-		free(error);
+	if ((ctx->without_secrets ?
+	     moa2_token_config_load_without_secrets(path, &ctx->config, error_r) :
+	     moa2_token_config_load(path, &ctx->config, error_r)) < 0)
 		return -1;
-	}
-	if (moa2_token_client_create(ctx->config, &logger, &ctx->client, &error) < 0) {
-		fprintf(stderr, "config error: %s\n", error);
-		free(error);
+	if (moa2_token_client_create(ctx->config, &logger, &ctx->client, error_r) < 0) {
 		moa2_token_config_free(&ctx->config);
 		return -1;
 	}
 	return 0;
+}
+
+int
+cli_token_load(struct cli_token_ctx *ctx, const char *path)
+{
+	char *error = NULL;
+
+	if (cli_token_load_quiet(ctx, path, &error) == 0)
+		return 0;
+	fprintf(stderr, "config error: %s\n", error);
+	free(error);
+	return -1;
 }
 
 void
@@ -411,6 +432,28 @@ show_store_file(const char *path)
 }
 
 static void
+show_last_request(const struct moa2_token_outcome *last)
+{
+	char when[64];
+
+	if (last->at <= 0)
+		return;
+	format_time(last->at, when, sizeof(when));
+	if (last->ok) {
+		printf("  last request:   %s, OK (%u ms)\n", when, last->duration_ms);
+		return;
+	}
+	printf("  last request:   %s, FAILED: %s", when,
+	       last->error != NULL ? last->error : "unknown");
+	if (last->http_status != 0)
+		printf(" (HTTP %ld)", last->http_status);
+	if (last->description != NULL)
+		printf(": %s", last->description);
+	printf("%s\n", last->temporary ? " - retried with the next use" :
+	       " - see 'token check'");
+}
+
+static void
 show_state(const struct moa2_token_state *state)
 {
 	char fp[MOA2_FINGERPRINT_LEN + 1], when[64], delta[32];
@@ -431,9 +474,16 @@ show_state(const struct moa2_token_state *state)
 	} else {
 		moa2_token_fingerprint(state->refresh_token, strlen(state->refresh_token), fp);
 		format_time(state->refresh_token_at, when, sizeof(when));
-		printf("  refresh token:  %s, obtained %s\n", fp, when);
+		printf("  refresh token:  %s, obtained %s", fp, when);
+		if (state->refresh_token_expires_at > 0) {
+			format_time(state->refresh_token_expires_at, when, sizeof(when));
+			printf(", %s %s", state->refresh_token_expires_at > now ? "expires" :
+			       "EXPIRED", when);
+		}
+		printf("\n");
 	}
 	printf("  scope:          %s\n", state->scope != NULL ? state->scope : "(not reported)");
+	show_last_request(&state->last);
 	format_time(state->updated_at, when, sizeof(when));
 	printf("  updated:        %s\n", when);
 }
@@ -526,14 +576,53 @@ cmd_refresh(struct cli_token_ctx *ctx, const char *name)
 	return CLI_EXIT_OK;
 }
 
-enum token_sub { SUB_AUTHORIZE, SUB_SHOW, SUB_REFRESH, SUB_TEST_SMTP };
+/* A valid access token on stdout for a password command: nothing else on
+   stdout, the reason on stderr when none can be had. */
+static int
+cmd_access(struct cli_token_ctx *ctx, const char *name, bool force)
+{
+	const struct moa2_token_account *account;
+	struct moa2_token token;
+	char *error = NULL;
+	int ret;
+
+	if (!force && isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "%s token access: standard output is a terminal: the "
+			"access token is a secret, printed for programs (msmtp "
+			"passwordeval, getmail6 password_command, ...); --force prints "
+			"it anyway\n", CLI_PROGRAM);
+		return CLI_EXIT_FAIL;
+	}
+	account = cli_token_account(ctx, name);
+	if (account == NULL)
+		return CLI_EXIT_FAIL;
+	if (moa2_token_get(ctx->client, account->name, 0, &token, &error) < 0) {
+		fprintf(stderr, "%s token: %s\n", CLI_PROGRAM, error);
+		free(error);
+		return CLI_EXIT_FAIL;
+	}
+	ret = cli_write_secret_line("", token.access_token, strlen(token.access_token));
+	moa2_token_clear(&token);
+	if (ret < 0) {
+		fprintf(stderr, "%s token access: cannot write the token: %s\n",
+			CLI_PROGRAM, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+enum token_sub {
+	SUB_AUTHORIZE, SUB_SHOW, SUB_REFRESH, SUB_ACCESS, SUB_CHECK, SUB_TEST_SMTP
+};
 
 static int
 parse_sub(const char *name, enum token_sub *sub_r)
 {
-	static const char *const names[] = { "authorize", "show", "refresh", "test-smtp" };
+	static const char *const names[] = {
+		"authorize", "show", "refresh", "access", "check", "test-smtp"
+	};
 
-	for (unsigned int i = 0; i < 4; i++) {
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(name, names[i]) == 0) {
 			*sub_r = (enum token_sub)i;
 			return 0;
@@ -543,8 +632,8 @@ parse_sub(const char *name, enum token_sub *sub_r)
 }
 
 static int
-run_sub(struct cli_token_ctx *ctx, enum token_sub sub, int mode, int argc,
-	char *argv[])
+run_sub(struct cli_token_ctx *ctx, enum token_sub sub, int mode, bool force,
+	int argc, char *argv[])
 {
 	switch (sub) {
 	case SUB_AUTHORIZE:
@@ -557,6 +646,11 @@ run_sub(struct cli_token_ctx *ctx, enum token_sub sub, int mode, int argc,
 		if (argc != 1)
 			return cli_usage_error(ctx->cmd, "refresh needs exactly one ACCOUNT");
 		return cmd_refresh(ctx, argv[0]);
+	case SUB_ACCESS:
+		if (argc != 1)
+			return cli_usage_error(ctx->cmd, "access needs exactly one ACCOUNT");
+		return cmd_access(ctx, argv[0], force);
+	case SUB_CHECK:
 	case SUB_TEST_SMTP:
 		break;
 	}
@@ -570,6 +664,7 @@ cli_cmd_token(const struct cli_command *cmd, int argc, char *argv[])
 		{ "config", required_argument, NULL, 'c' },
 		{ "browser", no_argument, NULL, 'B' },
 		{ "code", no_argument, NULL, 'C' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -577,6 +672,7 @@ cli_cmd_token(const struct cli_command *cmd, int argc, char *argv[])
 	struct cli_token_ctx ctx = { .cmd = cmd };
 	const char *config_path = NULL;
 	enum token_sub sub;
+	bool force = false;
 	int opt, mode = 0, ret;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -585,16 +681,17 @@ cli_cmd_token(const struct cli_command *cmd, int argc, char *argv[])
 	}
 	if (argc < 2)
 		return cli_usage_error(cmd, "no subcommand (expected authorize, show, "
-				       "refresh or test-smtp)");
+				       "refresh, access, check or test-smtp)");
 	if (parse_sub(argv[1], &sub) < 0)
 		return cli_usage_error(cmd, "unknown subcommand '%s' (expected authorize, "
-				       "show, refresh or test-smtp)", argv[1]);
+				       "show, refresh, access, check or test-smtp)", argv[1]);
 	argc--;
 	argv++;
-	if (sub == SUB_TEST_SMTP) {
-		/* its own options; it loads the config itself */
+	/* their own options; they load the config themselves */
+	if (sub == SUB_TEST_SMTP)
 		return cli_token_test_smtp(&ctx, argc, argv);
-	}
+	if (sub == SUB_CHECK)
+		return cli_token_check(&ctx, argc, argv);
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":c:vh", longopts, NULL)) != -1) {
@@ -612,6 +709,11 @@ cli_cmd_token(const struct cli_command *cmd, int argc, char *argv[])
 						       "each other");
 			mode = opt == 'B' ? 1 : 2;
 			break;
+		case 'F':
+			if (sub != SUB_ACCESS)
+				return cli_usage_error(cmd, "--force is an option of access");
+			force = true;
+			break;
 		case 'v':
 			ctx.verbose = true;
 			break;
@@ -621,7 +723,7 @@ cli_cmd_token(const struct cli_command *cmd, int argc, char *argv[])
 	}
 	if (cli_token_load(&ctx, config_path) < 0)
 		return CLI_EXIT_CONFIG;
-	ret = run_sub(&ctx, sub, mode, argc - optind, argv + optind);
+	ret = run_sub(&ctx, sub, mode, force, argc - optind, argv + optind);
 	cli_token_unload(&ctx);
 	return ret;
 }

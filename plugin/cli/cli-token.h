@@ -18,16 +18,26 @@ struct cli_token_ctx {
 	struct moa2_token_config *config;
 	struct moa2_token_client *client;
 	bool verbose;
+	bool quiet;   /* no warnings on stderr either (token check) */
+	bool without_secrets; /* load no secret file (token check) */
 };
 
 /* Loads the config at path (NULL: $MAIL_OAUTH2_CONF, else the default)
    and creates the token client; prints the error and returns -1. */
 int cli_token_load(struct cli_token_ctx *ctx, const char *path);
+/* The same, the error (malloc()ed) in error_r instead of on stderr. */
+int cli_token_load_quiet(struct cli_token_ctx *ctx, const char *path,
+			 char **error_r);
 void cli_token_unload(struct cli_token_ctx *ctx);
 
 /* `mail-oauth2 token test-smtp`: argv[0] is "test-smtp". */
 int cli_token_test_smtp(struct cli_token_ctx *ctx, int argc, char *argv[]);
 extern const char cli_token_help_test_smtp[];
+
+/* `mail-oauth2 token check` (cli-token-check.c): argv[0] is "check";
+   returns the Nagios exit status. */
+int cli_token_check(struct cli_token_ctx *ctx, int argc, char *argv[]);
+extern const char cli_token_help_check[];
 
 /* The account named name, or the only one when name is NULL; prints the
    error and returns NULL otherwise. */

@@ -190,3 +190,16 @@ moa2_sasl_conn_new(const sasl_utils_t *utils, size_t size,
 	*conn_context_r = ctx;
 	return SASL_OK;
 }
+
+void
+moa2_sasl_oparams_done(sasl_out_params_t *oparams)
+{
+	oparams->doneflag = 1;
+	oparams->mech_ssf = 0;
+	oparams->maxoutbuf = 0;
+	oparams->encode_context = NULL;
+	oparams->encode = NULL;
+	oparams->decode_context = NULL;
+	oparams->decode = NULL;
+	oparams->param_version = 0;
+}

@@ -73,6 +73,9 @@ int moa2_sasl_check_version(const sasl_utils_t *utils, const char *half,
 int moa2_sasl_conn_new(const sasl_utils_t *utils, size_t size,
 		       void **conn_context_r);
 
+/* Marks a mechanism's success in oparams: done, no security layer. */
+void moa2_sasl_oparams_done(sasl_out_params_t *oparams);
+
 /* The glob_context of each mechanism: its codec mechanism. */
 extern const enum moa2_sasl_mech moa2_sasl_mech_xoauth2;
 extern const enum moa2_sasl_mech moa2_sasl_mech_oauthbearer;

@@ -219,6 +219,15 @@ r=$(token_post -d grant_type=refresh_token -d "client_id=$IDP_RELAY_ID" \
 	--data-urlencode "client_secret=$IDP_RELAY_SECRET" -d "refresh_token=$rrt")
 check "relay client: minted refresh token works at /token and rotates" pyassert "${r#* }" \
 	"'${r%% *}' == '200' and d['refresh_token'] != '$rrt' and d['scope'] == 'mail imap smtp'"
+check "no refresh_token_expires_in by default" pyassert "${r#* }" \
+	"'refresh_token_expires_in' not in d"
+rrt=$(printf '%s' "${r#* }" | idp_json refresh_token)
+idp_ctl "refresh-expires-in?state=on" >/dev/null
+r=$(token_post -d grant_type=refresh_token -d "client_id=$IDP_RELAY_ID" \
+	--data-urlencode "client_secret=$IDP_RELAY_SECRET" -d "refresh_token=$rrt")
+idp_ctl "refresh-expires-in?state=off" >/dev/null
+check "/test/refresh-expires-in: the refresh token's lifetime in the response" pyassert "${r#* }" \
+	"'${r%% *}' == '200' and d['refresh_token_expires_in'] == 14 * 24 * 3600"
 
 # ---------------------------------------------------------------- introspection / revocation / userinfo
 intro() { # intro TOKEN [post]

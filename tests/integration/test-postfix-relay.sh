@@ -256,6 +256,8 @@ check_eq "50 messages delivered (in ${elapsed} ms)" "$(delivered)" 50
 check_eq "none deferred" "$(status_count deferred)" 0
 check_eq "one token request for 50 messages" "$(idp_stat refresh_token)" 1
 check_eq "no other token request" "$(idp_stat all)" 1
+check_eq "the mail log has one info line for it: grant, expiry, rotation, duration" \
+	"$(grep -c 'postfix-relay/smtp\[[0-9]*\]: mail-oauth2: account device: token request (grant refresh_token) to 127\.0\.0\.1:[0-9]* took [0-9]* ms: access token sha256:[0-9a-f]\{8\} valid for [0-9]* s, until 20[0-9T:-]*Z; refresh token rotated$' "$RLOG")" 1
 smtp_pids=$(grep -o 'postfix-relay/smtp\[[0-9]*\]: [0-9A-F]*: to=' "$RLOG" |
 	sed 's/\].*//; s/.*\[//' | sort -u | wc -l)
 if [ "$smtp_pids" -ge 10 ]; then

@@ -4,7 +4,8 @@
    with the token client (initial responses, a relay's rejection drops the
    token and gives a temporary failure, an unknown account or a broken
    config fails the step with a clear reason and the mechanism is still
-   there), server mechanisms with the verification engine (accepted ->
+   there; an application that answers SASL_INTERACT prompts, as mbsync,
+   and steps once more after the server's success), server mechanisms with the verification engine (accepted ->
    SASL_OK and the token's identity, rejected -> the failure challenge
    then SASL_BADAUTH, provider down -> SASL_TRYAGAIN, broken config ->
    SASL_FAIL on every attempt). */
@@ -323,6 +324,70 @@ START_TEST(test_client_bad_config)
 }
 END_TEST
 
+/* An application that answers prompts instead of giving callback
+   functions (mbsync): the mechanism asks for the password field and the
+   user name with SASL_INTERACT, refreshes (one info line, through
+   utils->log outside Postfix), and ends with SASL_OK on the server's
+   success (the step with no data IMAP clients make after OK) without
+   dropping the token. */
+START_TEST(test_client_prompts)
+{
+	static sasl_callback_t prompted[] = {
+		{ SASL_CB_USER, NULL, NULL },
+		{ SASL_CB_AUTHNAME, NULL, NULL },
+		{ SASL_CB_PASS, NULL, NULL },
+		{ SASL_CB_LIST_END, NULL, NULL },
+	};
+	sasl_interact_t *interact = NULL;
+	struct moa2_token_state state;
+	const char *out = NULL, *chosen = NULL;
+	const void *username = NULL;
+	char expect[128];
+	sasl_conn_t *conn;
+	unsigned len = 0, asked = 0;
+	int ret;
+
+	tt_server_start(NULL);
+	tt_token_route("/token", tt_token_json("at-2", 3600, "rt-2"), 0);
+	write_client_conf(NULL);
+	tt_store_write(store_of_client_conf(), "at-1", time(NULL) - 5, "rt-1");
+	log_text[0] = '\0';
+	ck_assert_int_eq(sasl_set_path(SASL_PATH_TYPE_PLUGIN, TEST_SASL_PLUGIN_DIR), SASL_OK);
+	ck_assert_int_eq(sasl_client_init(global_callbacks), SASL_OK);
+	ck_assert_int_eq(sasl_client_new("imap", "imap.example", NULL, NULL, prompted, 0,
+					 &conn), SASL_OK);
+	ret = sasl_client_start(conn, "XOAUTH2", &interact, &out, &len, &chosen);
+	ck_assert_msg(ret == SASL_INTERACT, "start: %d %s", ret, sasl_errdetail(conn));
+	for (sasl_interact_t *p = interact; p->id != SASL_CB_LIST_END; p++) {
+		ck_assert_ptr_nonnull(p->prompt);
+		p->result = p->id == SASL_CB_PASS ? "acct" : "alice";
+		p->len = p->id == SASL_CB_PASS ? 4 : 5;
+		asked |= p->id == SASL_CB_PASS ? 1u : p->id == SASL_CB_AUTHNAME ? 2u : 4u;
+	}
+	ck_assert_uint_eq(asked, 3);
+	ret = sasl_client_step(conn, NULL, 0, &interact, &out, &len);
+	ck_assert_msg(ret == SASL_CONTINUE, "step: %d %s", ret, sasl_errdetail(conn));
+	ck_assert_uint_eq(len, sizeof(XO_AT2) - 1);
+	ck_assert_int_eq(memcmp(out, XO_AT2, len), 0);
+	snprintf(expect, sizeof(expect), "%d: mail-oauth2: account acct: token request "
+		 "(grant refresh_token)", SASL_LOG_NOTE);
+	ck_assert_msg(strstr(log_text, expect) != NULL, "%s", log_text);
+	ck_assert_ptr_null(strstr(log_text, "at-2"));
+
+	/* the server said OK */
+	ret = sasl_client_step(conn, NULL, 0, &interact, &out, &len);
+	ck_assert_msg(ret == SASL_OK, "final step: %d %s", ret, sasl_errdetail(conn));
+	ck_assert_int_eq(sasl_getprop(conn, SASL_USERNAME, &username), SASL_OK);
+	ck_assert_str_eq(username, "alice");
+	tt_store_read(store_of_client_conf(), &state);
+	ck_assert_str_eq(state.access_token, "at-2");
+	moa2_token_state_clear(&state);
+	ck_assert_uint_eq(tt_count("/token"), 1);
+	client_end(&conn);
+	tt_server_stop();
+}
+END_TEST
+
 /* ----------------------------------------------------------- server */
 
 /* The verifier's config: keys from the test key's PEM, unless extra
@@ -618,6 +683,7 @@ main(void)
 	tcase_add_test(client, test_client_unknown_account);
 	tcase_add_test(client, test_client_provider_down);
 	tcase_add_test(client, test_client_bad_config);
+	tcase_add_test(client, test_client_prompts);
 	suite_add_tcase(s, client);
 	tcase_set_timeout(server, 60);
 	tcase_add_checked_fixture(server, server_fixture, server_fixture_end);

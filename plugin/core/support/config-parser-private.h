@@ -28,6 +28,7 @@
 
 struct moa2_config_parser {
 	const struct moa2_config_schema *schema;
+	unsigned int flags;      /* MOA2_CONFIG_SKIP_SECRET_FILES */
 	struct moa2_config *config;
 	unsigned int line;
 	char *error;

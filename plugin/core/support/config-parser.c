@@ -411,12 +411,12 @@ moa2_config_free(struct moa2_config **config_p)
 	free(config);
 }
 
-int
-moa2_config_parse_string(const char *name, const char *data, size_t len,
-			 const struct moa2_config_schema *schema,
-			 struct moa2_config **config_r, char **error_r)
+static int
+parse_string_flags(const char *name, const char *data, size_t len,
+		   const struct moa2_config_schema *schema, unsigned int flags,
+		   struct moa2_config **config_r, char **error_r)
 {
-	struct moa2_config_parser p = { .schema = schema };
+	struct moa2_config_parser p = { .schema = schema, .flags = flags };
 	char *buf;
 	int ret = -1;
 
@@ -449,8 +449,24 @@ moa2_config_parse_string(const char *name, const char *data, size_t len,
 }
 
 int
+moa2_config_parse_string(const char *name, const char *data, size_t len,
+			 const struct moa2_config_schema *schema,
+			 struct moa2_config **config_r, char **error_r)
+{
+	return parse_string_flags(name, data, len, schema, 0, config_r, error_r);
+}
+
+int
 moa2_config_parse_file(const char *path, const struct moa2_config_schema *schema,
 		       struct moa2_config **config_r, char **error_r)
+{
+	return moa2_config_parse_file_flags(path, schema, 0, config_r, error_r);
+}
+
+int
+moa2_config_parse_file_flags(const char *path, const struct moa2_config_schema *schema,
+			     unsigned int flags, struct moa2_config **config_r,
+			     char **error_r)
 {
 	struct stat st;
 	size_t len, size;
@@ -486,7 +502,7 @@ moa2_config_parse_file(const char *path, const struct moa2_config_schema *schema
 		*error_r = moa2_config_file_error(path, "the config file changed while it was read");
 		ret = -1;
 	} else {
-		ret = moa2_config_parse_string(path, buf, len, schema, config_r, error_r);
+		ret = parse_string_flags(path, buf, len, schema, flags, config_r, error_r);
 	}
 	OPENSSL_cleanse(buf, size);
 	free(buf);

@@ -120,6 +120,14 @@ int moa2_config_parse_file(const char *path,
 int moa2_config_parse_string(const char *name, const char *data, size_t len,
 			     const struct moa2_config_schema *schema,
 			     struct moa2_config **config_r, char **error_r);
+/* moa2_config_parse_file_flags(): KEY_file settings are not opened; the
+   secret is "" (a config for a tool that needs no secret, run by a user
+   who may not read them). */
+#define MOA2_CONFIG_SKIP_SECRET_FILES 0x1
+int moa2_config_parse_file_flags(const char *path,
+				 const struct moa2_config_schema *schema,
+				 unsigned int flags, struct moa2_config **config_r,
+				 char **error_r);
 /* Wipes the secrets and frees everything. NULL-safe; NULLs *config. */
 void moa2_config_free(struct moa2_config **config);
 

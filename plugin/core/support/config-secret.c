@@ -76,6 +76,11 @@ read_secret_file(struct moa2_config_parser *p, struct moa2_config_setting *set,
 	if (path[0] != '/')
 		return moa2_config_fail(p, "key '%s': relative path '%s' "
 					"(expected an absolute path)", key, path);
+	if ((p->flags & MOA2_CONFIG_SKIP_SECRET_FILES) != 0) {
+		if ((set->str = strdup("")) == NULL || (set->secret_file = strdup(path)) == NULL)
+			return moa2_config_oom(p);
+		return 0;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return moa2_config_fail(p, "key '%s': cannot open secret file '%s': %s",

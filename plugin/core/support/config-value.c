@@ -274,3 +274,14 @@ moa2_config_discovery_url(const char *issuer)
 	return moa2_strdup_printf("%.*s/.well-known/openid-configuration",
 				  (int)len, issuer);
 }
+
+int
+moa2_options_parse_duration(const char *text, unsigned int *seconds_r)
+{
+	uint64_t value;
+
+	if (parse_duration(text, false, &value) < 0)
+		return -1;
+	*seconds_r = (unsigned int)value; /* parse_duration caps at UINT_MAX */
+	return 0;
+}

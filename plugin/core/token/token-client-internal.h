@@ -10,9 +10,10 @@
      token-get.c        a valid access token: the store, the lock, the
                         freshness rule (token-store.h), fallbacks
      token-authorize.c  the first authorization (device, code + PKCE)
+     token-check.c      the health of an account's store, for monitoring
 
-   They call downwards in that list's reverse order: authorize and get use
-   requests, requests use the client; nothing calls back up. */
+   They call downwards in that list's reverse order: check, authorize and
+   get use requests, requests use the client; nothing calls back up. */
 
 #include "token/token-client-private.h"
 
@@ -56,6 +57,11 @@ moa2_token_client_now(const struct moa2_token_client *client)
 bool moa2_token_secret_equal(const char *a, const char *b);
 /* The host of a URL, for messages (never the path or query). */
 void moa2_token_url_host(const char *url, char *buf, size_t size);
+
+/* Times and durations in messages: "2025-12-03T07:39:32Z" ("unknown"
+   for 0), "45 s", "52 min", "5 h", "12 days". */
+void moa2_token_format_utc(int64_t when, char *buf, size_t size);
+void moa2_token_format_duration(int64_t seconds, char *buf, size_t size);
 
 /* The account by name, or by its config (NULL: not this client's). */
 struct moa2_account_rt *moa2_token_account_find(struct moa2_token_client *client,

@@ -54,6 +54,13 @@ void moa2_token_reply_clear(struct moa2_token_reply *reply);
 void moa2_token_parse_reply(const struct moa2_http_response *resp, time_t now,
 			    struct moa2_token_reply *reply_r);
 
+/* The outcome of a reply for the store (no secret in it): the error
+   code, whether it is temporary (no answer, 5xx, 429,
+   temporarily_unavailable, server_error), the HTTP status. */
+void moa2_token_reply_outcome(const struct moa2_token_reply *reply, int64_t at,
+			      unsigned int duration_ms,
+			      struct moa2_token_outcome *outcome_r);
+
 /* Sends a token request with the given grant fields (grant_type etc.) plus
    client authentication, scope and resource, and parses the reply. */
 void moa2_token_client_request(struct moa2_token_client *client,

@@ -11,9 +11,11 @@
 
 #include "support/oidc-discovery.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -83,6 +85,32 @@ moa2_token_url_host(const char *url, char *buf, size_t size)
 	snprintf(buf, size, "%.*s", (int)len, start);
 }
 
+void
+moa2_token_format_utc(int64_t when, char *buf, size_t size)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	if (when <= 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "unknown");
+}
+
+void
+moa2_token_format_duration(int64_t seconds, char *buf, size_t size)
+{
+	int64_t s = seconds < 0 ? -seconds : seconds;
+
+	if (s < 120)
+		snprintf(buf, size, "%lld s", (long long)s);
+	else if (s < 7200)
+		snprintf(buf, size, "%lld min", (long long)(s / 60));
+	else if (s < 172800)
+		snprintf(buf, size, "%lld h", (long long)(s / 3600));
+	else
+		snprintf(buf, size, "%lld days", (long long)(s / 86400));
+}
+
 /* ---------------------------------------------------------------- create */
 
 static int
@@ -130,10 +158,15 @@ accounts_open(struct moa2_token_client *client)
 
 		rt->cfg = &config->accounts[i];
 		if (moa2_token_store_open(rt->cfg->token_file, &rt->store, &error) < 0) {
-			rt->open_error = moa2_strdup_printf("account %s: %s (create it, owned by "
-							    "the user the mail system runs as, "
-							    "e.g. install -d -o postfix -m 700 DIR)",
-							    rt->cfg->name, error);
+			rt->open_error = errno == EACCES ?
+				moa2_strdup_printf("account %s: %s (uid %u may not open it: "
+						   "run this as the user the mail system "
+						   "runs as, or as root)", rt->cfg->name, error,
+						   (unsigned int)geteuid()) :
+				moa2_strdup_printf("account %s: %s (create it, owned by "
+						   "the user the mail system runs as, "
+						   "e.g. install -d -o postfix -m 700 DIR)",
+						   rt->cfg->name, error);
 			free(error);
 			moa2_log(&client->logger, MOA2_LOG_ERROR, "%s", rt->open_error);
 		}
@@ -378,6 +411,13 @@ moa2_token_client_save(struct moa2_token_client *client,
 	moa2_token_state_clear(&old);
 	moa2_token_state_copy(&copy, state);
 	moa2_token_state_set(&copy.account, account->name);
+	if (copy.last.at == 0) {
+		/* the flow's token request: an older failure is history now */
+		copy.last.at = copy.updated_at > 0 ? copy.updated_at :
+			(int64_t)moa2_token_client_now(client);
+		copy.last.ok = true;
+		copy.last_ok_at = copy.last.at;
+	}
 	ret = moa2_token_store_write(rt->store, &copy, error_r);
 	moa2_token_state_clear(&copy);
 	if (ret == 0) {

@@ -4,13 +4,17 @@
    is a temporary one with a sentence for the admin; a refresh that fails
    while the current token is still usable (token-store.h) keeps using it;
    the store is only written under its lock, and tokens whose write failed
-   are kept in this process's memory. */
+   are kept in this process's memory. The outcome of every token request
+   is written to the store (a failed write of a failure's outcome is no
+   further failure). A successful request is logged at info, once. */
 
 #include "config.h"
 #include "token/token-client-internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------- get */
 
@@ -117,6 +121,12 @@ save_new_state(struct moa2_token_client *client, struct moa2_account_rt *rt,
 	if (new_state->refresh_token == NULL && old->refresh_token != NULL) {
 		new_state->refresh_token = moa2_strdup(old->refresh_token);
 		new_state->refresh_token_at = old->refresh_token_at;
+		new_state->refresh_token_expires_at = old->refresh_token_expires_at;
+	} else if (new_state->refresh_token_expires_at == 0 &&
+		   moa2_token_secret_equal(new_state->refresh_token, old->refresh_token)) {
+		/* the same refresh token sent again: what was known of it stays */
+		new_state->refresh_token_at = old->refresh_token_at;
+		new_state->refresh_token_expires_at = old->refresh_token_expires_at;
 	}
 	rotated = new_state->refresh_token != NULL &&
 		!moa2_token_secret_equal(new_state->refresh_token, old->refresh_token);
@@ -138,14 +148,83 @@ save_new_state(struct moa2_token_client *client, struct moa2_account_rt *rt,
 	moa2_token_state_copy(&rt->mem, new_state);
 }
 
-/* Runs the grant under the lock and saves the result. */
+/* A failed request's outcome goes into the store (with the tokens as they
+   are), for `mail-oauth2 token check`; a store that cannot be written
+   keeps the old outcome: the failure itself has its message already. */
+static void
+save_failure(struct moa2_token_client *client, struct moa2_account_rt *rt,
+	     const struct moa2_token_state *state, const struct moa2_token_outcome *outcome)
+{
+	struct moa2_token_state copy;
+	char *error = NULL;
+
+	moa2_token_state_copy(&copy, state);
+	moa2_token_state_set(&copy.account, rt->cfg->name);
+	moa2_token_outcome_clear(&copy.last);
+	moa2_token_outcome_copy(&copy.last, outcome);
+	copy.updated_at = outcome->at;
+	if (moa2_token_store_write(rt->store, &copy, &error) == 0) {
+		/* what memory held (merged into state) is in the store now */
+		moa2_token_state_clear(&rt->mem);
+		moa2_secret_str_free(&rt->mem_replaces);
+	} else {
+		moa2_log(&client->logger, MOA2_LOG_DEBUG, "account %s: the outcome of "
+			 "the token request is not recorded: %s", rt->cfg->name, error);
+		free(error);
+	}
+	moa2_token_state_clear(&copy);
+}
+
+/* The one info line of a successful token request: account, grant, the
+   new expiry, whether the refresh token was rotated, the duration. */
+static void
+log_request(struct moa2_token_client *client, const struct moa2_account_rt *rt,
+	    const struct moa2_token_state *old, const struct moa2_token_state *new_state,
+	    const struct moa2_token *token)
+{
+	const struct moa2_token_account *a = rt->cfg;
+	char until[32], rt_until[32], refresh[96] = "";
+
+	moa2_token_format_utc(new_state->expires_at, until, sizeof(until));
+	if (a->grant == MOA2_TOKEN_GRANT_REFRESH_TOKEN || new_state->refresh_token != NULL) {
+		moa2_token_format_utc(new_state->refresh_token_expires_at, rt_until, sizeof(rt_until));
+		snprintf(refresh, sizeof(refresh), "; refresh token %s%s%s",
+			 old->refresh_token == NULL ? "received" :
+			 !moa2_token_secret_equal(new_state->refresh_token, old->refresh_token) ?
+			 "rotated" : "kept",
+			 new_state->refresh_token_expires_at > 0 ? ", valid until " : "",
+			 new_state->refresh_token_expires_at > 0 ? rt_until : "");
+	}
+	moa2_log(&client->logger, MOA2_LOG_INFO, "account %s: token request (grant %s) "
+		 "to %s took %u ms: access token sha256:%s valid for %lld s, until %s%s",
+		 a->name, moa2_token_grant_name(a->grant), rt->token_host,
+		 new_state->last.duration_ms, token->fingerprint,
+		 (long long)(new_state->expires_at - new_state->last.at), until, refresh);
+}
+
+static unsigned int
+elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - start->tv_sec) * 1000 +
+		(now.tv_nsec - start->tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > UINT32_MAX ? UINT32_MAX : (unsigned int)ms;
+}
+
+/* Runs the grant under the lock and saves the result, and the outcome. */
 static int
 refresh_locked(struct moa2_token_client *client, struct moa2_account_rt *rt,
 	       struct moa2_token_state *state, struct moa2_token *token_r,
 	       char **error_r)
 {
 	const struct moa2_token_account *a = rt->cfg;
+	struct moa2_token_outcome outcome;
 	struct moa2_token_reply reply;
+	struct timespec start;
+	int64_t now;
 
 	if (a->grant == MOA2_TOKEN_GRANT_REFRESH_TOKEN && state->refresh_token == NULL) {
 		*error_r = moa2_strdup_printf("account %s: the token store %s holds no refresh "
@@ -153,20 +232,23 @@ refresh_locked(struct moa2_token_client *client, struct moa2_account_rt *rt,
 					      a->name, a->token_file, client->config->file, a->name);
 		return -1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	moa2_token_grant_request(client, rt, state->refresh_token, &reply);
+	now = (int64_t)moa2_token_client_now(client);
+	moa2_token_reply_outcome(&reply, now, elapsed_ms(&start), &outcome);
 	if (reply.status != MOA2_TOKEN_REPLY_OK) {
 		*error_r = moa2_token_grant_error(client, rt, &reply);
+		save_failure(client, rt, state, &outcome);
+		moa2_token_outcome_clear(&outcome);
 		moa2_token_reply_clear(&reply);
 		return -1;
 	}
+	moa2_token_outcome_clear(&reply.state.last);
+	reply.state.last = outcome; /* moved */
+	reply.state.last_ok_at = now;
 	save_new_state(client, rt, state, &reply.state);
 	token_from_state(token_r, &reply.state, true);
-	moa2_log(&client->logger, MOA2_LOG_INFO, "account %s: new access token %s "
-		 "from %s, valid for %lld s%s", a->name, token_r->fingerprint, rt->token_host,
-		 (long long)(reply.state.expires_at - (int64_t)moa2_token_client_now(client)),
-		 reply.state.refresh_token != NULL &&
-		 !moa2_token_secret_equal(reply.state.refresh_token, state->refresh_token) &&
-		 state->refresh_token != NULL ? " (refresh token rotated)" : "");
+	log_request(client, rt, state, &reply.state, token_r);
 	moa2_token_reply_clear(&reply);
 	return 0;
 }
@@ -229,6 +311,12 @@ moa2_token_get(struct moa2_token_client *client, const char *account,
 	memset(token_r, 0, sizeof(*token_r));
 	if (rt == NULL) {
 		*error_r = moa2_strdup_printf("no [account %s] in %s", account, client->config->file);
+		return -1;
+	}
+	if (client->config->without_secrets) {
+		*error_r = moa2_strdup_printf("account %s: %s was loaded without its secrets "
+					      "(for token check): no token request",
+					      account, client->config->file);
 		return -1;
 	}
 	if (rt->open_error != NULL) {

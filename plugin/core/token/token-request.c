@@ -41,6 +41,11 @@ moa2_token_client_post(struct moa2_token_client *client,
 
 	if (count > MAX_FIELDS - 5)
 		abort();
+	if (client->config->without_secrets) {
+		*error_r = moa2_strdup_printf("%s was loaded without its secrets: no request",
+					      client->config->file);
+		return -1;
+	}
 	if (count > 0) /* fields may be NULL then (a device authorization request) */
 		memcpy(all, fields, count * sizeof(*fields));
 	n = count;
@@ -102,20 +107,22 @@ token_charset_ok(const char *token)
 	return true;
 }
 
-/* expires_in as a number, or as a string of digits (older Azure AD) */
+/* A lifetime in seconds (expires_in, refresh_token_expires_in) as a
+   number, or as a string of digits (older Azure AD); absent: fallback. */
 static int
-reply_expires_in(const struct moa2_json *doc, int64_t *value_r)
+reply_seconds(const struct moa2_json *doc, const char *key, int64_t fallback,
+	      int64_t *value_r)
 {
 	const char *text;
 	char *end;
-	int ret = moa2_json_get_int64(doc, "expires_in", value_r);
+	int ret = moa2_json_get_int64(doc, key, value_r);
 
 	if (ret >= 0) {
 		if (ret == 0)
-			*value_r = DEFAULT_EXPIRES_IN;
+			*value_r = fallback;
 		return 0;
 	}
-	if (moa2_json_get_string(doc, "expires_in", &text) <= 0)
+	if (moa2_json_get_string(doc, key, &text) <= 0)
 		return -1;
 	errno = 0;
 	*value_r = strtoll(text, &end, 10);
@@ -135,7 +142,7 @@ parse_success(const struct moa2_json *doc, time_t now,
 	      struct moa2_token_reply *reply)
 {
 	const char *access = NULL, *type = NULL, *refresh = NULL, *scope = NULL;
-	int64_t expires_in = 0;
+	int64_t expires_in = 0, refresh_expires_in = 0;
 
 	if (moa2_json_get_string(doc, "access_token", &access) <= 0)
 		return reply_failed(reply, "no access_token in the token response");
@@ -145,7 +152,8 @@ parse_success(const struct moa2_json *doc, time_t now,
 	if (moa2_json_get_string(doc, "token_type", &type) < 0 ||
 	    (type != NULL && strcasecmp(type, "bearer") != 0))
 		return reply_failed(reply, "token_type is not Bearer");
-	if (reply_expires_in(doc, &expires_in) < 0 || expires_in <= 0)
+	if (reply_seconds(doc, "expires_in", DEFAULT_EXPIRES_IN, &expires_in) < 0 ||
+	    expires_in <= 0)
 		return reply_failed(reply, "expires_in is not a positive number");
 	if (moa2_json_get_string(doc, "refresh_token", &refresh) < 0 ||
 	    moa2_json_get_string(doc, "scope", &scope) < 0)
@@ -159,6 +167,12 @@ parse_success(const struct moa2_json *doc, time_t now,
 	reply->state.access_token_at = (int64_t)now;
 	reply->state.refresh_token = moa2_strdup(refresh);
 	reply->state.refresh_token_at = refresh != NULL ? (int64_t)now : 0;
+	/* Microsoft and others tell when the refresh token expires; a value
+	   that does not parse is no reason to refuse the tokens */
+	if (refresh != NULL &&
+	    reply_seconds(doc, "refresh_token_expires_in", 0, &refresh_expires_in) == 0 &&
+	    refresh_expires_in > 0 && refresh_expires_in < INT32_MAX)
+		reply->state.refresh_token_expires_at = (int64_t)now + refresh_expires_in;
 	reply->state.scope = moa2_strdup(scope);
 	reply->state.updated_at = (int64_t)now;
 }
@@ -219,6 +233,48 @@ moa2_token_client_request(struct moa2_token_client *client,
 	moa2_http_response_clear(&resp);
 }
 
+/* A provider's description that repeats a secret of the request is not
+   repeated in a message or the store. */
+static void
+reply_withhold(struct moa2_token_reply *reply, const char *secret)
+{
+	if (secret != NULL && strlen(secret) >= 8 && strstr(reply->description, secret) != NULL)
+		snprintf(reply->description, sizeof(reply->description),
+			 "(withheld: it contained a secret of the request)");
+}
+
+/* Whether a failed request may succeed when retried as it is: no answer,
+   or the provider says it is unavailable. The rule of
+   moa2_token_grant_error()'s sentences and of the store's outcome. */
+static bool
+reply_temporary(const struct moa2_token_reply *reply)
+{
+	return (reply->status == MOA2_TOKEN_REPLY_FAILED && reply->http_status == 0) ||
+		reply->http_status >= 500 || reply->http_status == 429 ||
+		strcmp(reply->error, "temporarily_unavailable") == 0 ||
+		strcmp(reply->error, "server_error") == 0;
+}
+
+void
+moa2_token_reply_outcome(const struct moa2_token_reply *reply, int64_t at,
+			 unsigned int duration_ms, struct moa2_token_outcome *outcome_r)
+{
+	memset(outcome_r, 0, sizeof(*outcome_r));
+	outcome_r->at = at;
+	outcome_r->duration_ms = duration_ms;
+	outcome_r->http_status = reply->http_status;
+	outcome_r->ok = reply->status == MOA2_TOKEN_REPLY_OK;
+	if (outcome_r->ok)
+		return;
+	outcome_r->temporary = reply_temporary(reply);
+	outcome_r->error = moa2_strdup(reply->error[0] != '\0' ? reply->error :
+				       reply->http_status == 0 ? "no_response" :
+				       reply->http_status == 200 ? "invalid_response" :
+				       "http_error");
+	if (reply->description[0] != '\0')
+		outcome_r->description = moa2_strdup(reply->description);
+}
+
 /* ----------------------------------------------------------------- grants */
 
 void
@@ -236,10 +292,13 @@ moa2_token_grant_request(struct moa2_token_client *client, struct moa2_account_r
 		fields[0] = (struct moa2_http_form_field){ "grant_type", "refresh_token" };
 		fields[1] = (struct moa2_http_form_field){ "refresh_token", refresh_token };
 		moa2_token_client_request(client, a, fields, 2, reply);
+		reply_withhold(reply, refresh_token);
+		reply_withhold(reply, a->client_secret);
 		return;
 	case MOA2_TOKEN_GRANT_CLIENT_CREDENTIALS:
 		fields[0] = (struct moa2_http_form_field){ "grant_type", "client_credentials" };
 		moa2_token_client_request(client, a, fields, 1, reply);
+		reply_withhold(reply, a->client_secret);
 		return;
 	case MOA2_TOKEN_GRANT_JWT_BEARER:
 		break;
@@ -268,6 +327,8 @@ moa2_token_grant_request(struct moa2_token_client *client, struct moa2_account_r
 						   MOA2_TOKEN_GRANT_JWT_BEARER_URN };
 	fields[1] = (struct moa2_http_form_field){ "assertion", assertion };
 	moa2_token_client_request(client, a, fields, 2, reply);
+	reply_withhold(reply, assertion);
+	reply_withhold(reply, a->client_secret);
 	moa2_secret_str_free(&assertion);
 }
 
@@ -282,9 +343,7 @@ moa2_token_grant_error(const struct moa2_token_client *client,
 	if (reply->status == MOA2_TOKEN_REPLY_FAILED && reply->http_status == 0)
 		return moa2_strdup_printf("account %s: token request failed: %s; mail "
 					  "stays queued and is retried", a->name, desc);
-	if (reply->http_status >= 500 || reply->http_status == 429 ||
-	    strcmp(reply->error, "temporarily_unavailable") == 0 ||
-	    strcmp(reply->error, "server_error") == 0)
+	if (reply_temporary(reply))
 		return moa2_strdup_printf("account %s: the token endpoint is unavailable (HTTP "
 					  "%ld%s%s%s%s); mail stays queued and is retried",
 					  a->name, reply->http_status,

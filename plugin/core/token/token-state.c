@@ -25,6 +25,23 @@ moa2_token_state_set(char **field, const char *value)
 }
 
 void
+moa2_token_outcome_clear(struct moa2_token_outcome *outcome)
+{
+	free(outcome->error);
+	free(outcome->description);
+	memset(outcome, 0, sizeof(*outcome));
+}
+
+void
+moa2_token_outcome_copy(struct moa2_token_outcome *dest,
+			const struct moa2_token_outcome *src)
+{
+	*dest = *src;
+	dest->error = moa2_strdup(src->error);
+	dest->description = moa2_strdup(src->description);
+}
+
+void
 moa2_token_state_clear(struct moa2_token_state *state)
 {
 	moa2_secret_str_free(&state->account);
@@ -32,6 +49,7 @@ moa2_token_state_clear(struct moa2_token_state *state)
 	moa2_secret_str_free(&state->access_token);
 	moa2_secret_str_free(&state->scope);
 	moa2_secret_str_free(&state->refresh_token);
+	moa2_token_outcome_clear(&state->last);
 	memset(state, 0, sizeof(*state));
 }
 
@@ -48,6 +66,9 @@ moa2_token_state_copy(struct moa2_token_state *dest,
 	dest->scope = moa2_strdup(src->scope);
 	dest->refresh_token = moa2_strdup(src->refresh_token);
 	dest->refresh_token_at = src->refresh_token_at;
+	dest->refresh_token_expires_at = src->refresh_token_expires_at;
+	moa2_token_outcome_copy(&dest->last, &src->last);
+	dest->last_ok_at = src->last_ok_at;
 	dest->updated_at = src->updated_at;
 }
 
@@ -86,6 +107,37 @@ moa2_token_needs_refresh(const struct moa2_token_state *state, time_t now,
 	return moa2_token_freshness(state, now, margin) != MOA2_TOKEN_FRESH;
 }
 
+static void
+json_member_bool(struct moa2_buf *buf, bool *first, const char *key, bool value)
+{
+	moa2_buf_append_str(buf, *first ? "" : ",");
+	moa2_buf_json_string(buf, key);
+	moa2_buf_append_str(buf, value ? ":true" : ":false");
+	*first = false;
+}
+
+static void
+outcome_to_json(struct moa2_buf *buf, bool *first, const struct moa2_token_outcome *o)
+{
+	bool inner = true;
+
+	if (o->at <= 0)
+		return;
+	moa2_buf_append_str(buf, *first ? "" : ",");
+	moa2_buf_append_str(buf, "\"last_request\":{");
+	moa2_buf_json_member_int(buf, &inner, "at", o->at);
+	json_member_bool(buf, &inner, "ok", o->ok);
+	if (!o->ok) {
+		json_member_bool(buf, &inner, "temporary", o->temporary);
+		moa2_buf_json_member_str(buf, &inner, "error", o->error);
+		moa2_buf_json_member_int(buf, &inner, "http_status", o->http_status);
+		moa2_buf_json_member_str(buf, &inner, "description", o->description);
+	}
+	moa2_buf_json_member_int(buf, &inner, "duration_ms", o->duration_ms);
+	moa2_buf_append_str(buf, "}");
+	*first = false;
+}
+
 char *
 moa2_token_state_to_json(const struct moa2_token_state *state, size_t *len_r)
 {
@@ -108,6 +160,12 @@ moa2_token_state_to_json(const struct moa2_token_state *state, size_t *len_r)
 	if (state->refresh_token != NULL)
 		moa2_buf_json_member_int(&buf, &first, "refresh_token_at",
 					 state->refresh_token_at);
+	if (state->refresh_token != NULL && state->refresh_token_expires_at > 0)
+		moa2_buf_json_member_int(&buf, &first, "refresh_token_expires_at",
+					 state->refresh_token_expires_at);
+	outcome_to_json(&buf, &first, &state->last);
+	if (state->last_ok_at > 0)
+		moa2_buf_json_member_int(&buf, &first, "last_ok_at", state->last_ok_at);
 	moa2_buf_json_member_int(&buf, &first, "updated_at", state->updated_at);
 	moa2_buf_append_str(&buf, "}\n");
 	return moa2_buf_steal(&buf, len_r);
@@ -142,6 +200,47 @@ json_get_time(const struct moa2_json *doc, const char *key, int64_t *value_r)
 	return ret < 0 ? -1 : 0;
 }
 
+static int
+json_get_flag(const struct moa2_json *doc, const char *key, bool *value_r)
+{
+	int ret = moa2_json_get_bool(doc, key, value_r);
+
+	if (ret == 0)
+		*value_r = false;
+	return ret < 0 ? -1 : 0;
+}
+
+/* The last_request object; absent in older stores. 0, or -1 with a
+   static reason. */
+static int
+outcome_from_json(const struct moa2_json *doc, struct moa2_token_outcome *o,
+		  const char **error_r)
+{
+	const struct moa2_json *obj;
+	int64_t status = 0, duration = 0;
+
+	if (moa2_json_get(doc, "last_request", &obj) <= 0)
+		return 0;
+	if (!moa2_json_is_object(obj)) {
+		*error_r = "last_request is not an object";
+		return -1;
+	}
+	if (json_get_time(obj, "at", &o->at) < 0 ||
+	    json_get_time(obj, "http_status", &status) < 0 ||
+	    json_get_time(obj, "duration_ms", &duration) < 0 ||
+	    json_get_flag(obj, "ok", &o->ok) < 0 ||
+	    json_get_flag(obj, "temporary", &o->temporary) < 0 ||
+	    json_copy_string(obj, "error", &o->error) < 0 ||
+	    json_copy_string(obj, "description", &o->description) < 0 ||
+	    status < 0 || status > 999 || duration < 0 || duration > UINT32_MAX) {
+		*error_r = "a field of last_request has the wrong type or range";
+		return -1;
+	}
+	o->http_status = (long)status;
+	o->duration_ms = (unsigned int)duration;
+	return 0;
+}
+
 int
 moa2_token_state_from_json(const char *data, size_t len,
 			   struct moa2_token_state *state_r,
@@ -169,8 +268,13 @@ moa2_token_state_from_json(const char *data, size_t len,
 	} else if (json_get_time(doc, "expires_at", &state.expires_at) < 0 ||
 		   json_get_time(doc, "access_token_at", &state.access_token_at) < 0 ||
 		   json_get_time(doc, "refresh_token_at", &state.refresh_token_at) < 0 ||
+		   json_get_time(doc, "refresh_token_expires_at",
+				 &state.refresh_token_expires_at) < 0 ||
+		   json_get_time(doc, "last_ok_at", &state.last_ok_at) < 0 ||
 		   json_get_time(doc, "updated_at", &state.updated_at) < 0) {
 		*error_r = "a time field is not an integer";
+	} else if (outcome_from_json(doc, &state.last, error_r) < 0) {
+		/* error_r is set */
 	} else {
 		moa2_json_free(&doc);
 		*state_r = state;

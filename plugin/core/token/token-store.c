@@ -50,6 +50,7 @@ moa2_token_store_open(const char *path, struct moa2_token_store **store_r,
 	if (path[0] != '/' || slash == NULL || slash[1] == '\0' ||
 	    strlen(path) > PATH_MAX - 16) {
 		*error_r = moa2_strdup_printf("token store '%s': not an absolute file path", path);
+		errno = EINVAL;
 		return -1;
 	}
 	dir = slash == path ? moa2_strdup("/") : strndup(path, (size_t)(slash - path));
@@ -57,9 +58,12 @@ moa2_token_store_open(const char *path, struct moa2_token_store **store_r,
 		abort();
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
+		int err = errno;
+
 		*error_r = moa2_strdup_printf("token store %s: cannot open its directory %s: %s",
-					      path, dir, strerror(errno));
+					      path, dir, strerror(err));
 		free(dir);
+		errno = err;
 		return -1;
 	}
 	free(dir);
@@ -299,6 +303,34 @@ moa2_token_store_write(struct moa2_token_store *store,
 	*error_r = moa2_strdup_printf("token store %s: cannot %s: %s", store->path, step,
 				      strerror(err));
 	return -1;
+}
+
+int
+moa2_token_store_check_writable(struct moa2_token_store *store, char **error_r)
+{
+	uid_t uid = geteuid();
+	struct stat st;
+	int err;
+
+	if (faccessat(store->dir_fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
+		err = errno;
+		*error_r = moa2_strdup_printf("the directory of the token store %s is not "
+					      "writable by uid %u: %s", store->path,
+					      (unsigned int)uid, strerror(err));
+		errno = err;
+		return -1;
+	}
+	/* write_tmp() gives a new store the old one's owner: only root can */
+	if (uid != 0 && fstatat(store->dir_fd, store->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_uid != uid) {
+		*error_r = moa2_strdup_printf("the token store %s is owned by uid %u: uid %u "
+					      "cannot replace it (only its owner or root)",
+					      store->path, (unsigned int)st.st_uid,
+					      (unsigned int)uid);
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ lock */

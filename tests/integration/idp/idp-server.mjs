@@ -228,6 +228,8 @@ const knobs = {
 	latencyMs: Object.fromEntries(Object.values(ENDPOINTS).map((e) => [e, 0])),
 	down: Object.fromEntries(Object.values(ENDPOINTS).map((e) => [e, 'up'])),
 	interactionAccount: 'alice',
+	// refresh_token_expires_in in token responses (as Microsoft sends it)
+	refreshExpiresIn: false,
 };
 function emptyStats() {
 	return {
@@ -518,6 +520,14 @@ async function controlRoute(provider, ctx) {
 		body = { access_token_ttl: seconds };
 		break;
 	}
+	case 'refresh-expires-in': {
+		const state = q.get('state');
+		if (!['on', 'off'].includes(state))
+			throw new TestError(400, 'state must be on or off');
+		knobs.refreshExpiresIn = state === 'on';
+		body = { refresh_expires_in: knobs.refreshExpiresIn };
+		break;
+	}
 	case 'interaction-account':
 		knobs.interactionAccount = requireAccount(q);
 		body = { account: knobs.interactionAccount };
@@ -584,6 +594,9 @@ function installMiddleware(provider) {
 			if (endpoint === 'token') {
 				const gt = ctx.oidc?.params?.grant_type ?? 'unknown';
 				stats.token_by_grant[gt] = (stats.token_by_grant[gt] ?? 0) + 1;
+				// the lifetime the refresh token was issued with
+				if (knobs.refreshExpiresIn && ctx.status === 200 && ctx.body?.refresh_token)
+					ctx.body = { ...ctx.body, refresh_token_expires_in: settings.refreshTokenTTL };
 			}
 		} finally {
 			if (settings.log)

@@ -30,6 +30,10 @@
 #   assert_no_tokens FILE... one check: no remembered token (nor the
 #                            signature part of a JWT) appears in the files
 #   elapsed_ms START         milliseconds since START (START=$(now_ms))
+#   json_field FILE KEY[.KEY...]  a member of the JSON object in FILE ("" when
+#                            absent; Python's str(): True/False for booleans)
+#   store_expire FILE        the access token of the token store FILE counts
+#                            as expired (changed in place: mode and owner stay)
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 ILIB=$TOP/tests/integration/lib
@@ -276,4 +280,22 @@ assert_no_tokens() {
 	else
 		not_ok "a token appears in an output/log file" "$_ant_hits"
 	fi
+}
+
+# ---------------------------------------------------------------- JSON files
+
+json_field() {
+	python3 -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$1" "$2"
+}
+
+store_expire() {
+	python3 -c 'import json, sys
+with open(sys.argv[1], "r+") as f:
+    d = json.load(f)
+    d["expires_at"] = 1
+    f.seek(0); f.truncate(); json.dump(d, f)' "$1"
 }

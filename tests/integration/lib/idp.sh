@@ -11,6 +11,10 @@
 #   idp_json FIELD               print FIELD of the JSON object on stdin
 #   idp_jwt_payload TOKEN        print the decoded JWT payload (JSON)
 #   idp_curl ARGS...             curl with the test CA, quiet, errors shown
+#   idp_device_authorize OUT ACCOUNT CMD...  runs CMD (`mail-oauth2 token
+#                                authorize` of the device flow) in the background
+#                                with its output in OUT, approves its code as
+#                                ACCOUNT, returns CMD's exit status
 # After idp_start these are exported: IDP_URL (= issuer), IDP_CA, IDP_PID,
 # IDP_PORT, IDP_STATE_DIR, IDP_LOG, IDP_DISCOVERY_URL, IDP_JWKS_URL,
 # IDP_TOKEN_URL, IDP_DEVICE_URL, IDP_INTROSPECTION_URL, IDP_REVOCATION_URL,
@@ -21,6 +25,8 @@
 #   /test/latency?ms=[&endpoint=token]   /test/token-endpoint?state=up|down|reset
 #   /test/endpoint?endpoint=jwks&state=  /test/ttl?seconds=   /test/stats[?reset=1]
 #   /test/interaction-account?account=   (auto-login for the authorization code flow)
+#   /test/refresh-expires-in?state=on|off (token responses with a refresh token
+#                                          also carry refresh_token_expires_in)
 # Environment read by idp_start: IDP_NODE (node binary), IDP_TLS_DIR (CA dir,
 # default STATE_DIR/tls), IDP_START_TIMEOUT (s, default 30) and the server's
 # own IDP_ACCESS_TOKEN_TTL, IDP_REFRESH_TOKEN_TTL, IDP_ROTATE_REFRESH, IDP_KEYS.
@@ -222,4 +228,26 @@ idp_client_credentials() {
 
 idp_urlencode() {
 	python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"
+}
+
+idp_device_authorize() {
+	_ida_out=$1
+	_ida_account=$2
+	shift 2
+	"$@" >"$_ida_out" 2>&1 &
+	_ida_pid=$!
+	_ida_i=0
+	while ! grep -q 'enter the code:' "$_ida_out" 2>/dev/null; do
+		if ! kill -0 "$_ida_pid" 2>/dev/null || [ $_ida_i -ge 150 ]; then
+			kill "$_ida_pid" 2>/dev/null
+			wait "$_ida_pid"
+			return 1
+		fi
+		sleep 0.2
+		_ida_i=$((_ida_i + 1))
+	done
+	_ida_code=$(sed -n 's/.*enter the code: //p' "$_ida_out")
+	idp_ctl "device/approve?user_code=$(idp_urlencode "$_ida_code")&account=$_ida_account" >/dev/null ||
+		kill "$_ida_pid" 2>/dev/null
+	wait "$_ida_pid"
 }

@@ -30,6 +30,10 @@ struct moa2_option_doc {
 typedef void moa2_option_doc_func_t(void *context,
 				    const struct moa2_option_doc *doc);
 
+/* A duration written as in the config files (30, 30s, 5m, 2h, 1d), in
+   seconds, for command-line arguments: 0, or -1 when it is none. */
+int moa2_options_parse_duration(const char *text, unsigned int *seconds_r);
+
 /* Calls func once per option of schema: the global ones, then each
    section kind's, in schema order. */
 void moa2_options_describe(const struct moa2_config_schema *schema,

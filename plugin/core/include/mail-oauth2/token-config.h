@@ -102,6 +102,7 @@ struct moa2_token_config {
 	bool allow_http_loopback;
 	unsigned int lock_timeout;               /* seconds */
 	bool log_debug;
+	bool without_secrets;                    /* loaded by ..._load_without_secrets */
 
 	struct moa2_token_account *accounts;
 	unsigned int accounts_count;
@@ -116,6 +117,13 @@ const struct moa2_config_schema *moa2_token_config_schema(void);
    one-line message in error_r. */
 int moa2_token_config_load(const char *path, struct moa2_token_config **config_r,
 			   char **error_r);
+/* The same without reading any secret file (KEY_file) or the assertion
+   key: for `mail-oauth2 token check`, which needs no secret and may run
+   as a user that cannot read them. A token client created from such a
+   config refuses every token request. */
+int moa2_token_config_load_without_secrets(const char *path,
+					   struct moa2_token_config **config_r,
+					   char **error_r);
 /* The same from memory (name is used in messages). */
 int moa2_token_config_load_string(const char *name, const char *data,
 				  size_t len, struct moa2_token_config **config_r,

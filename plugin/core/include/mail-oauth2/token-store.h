@@ -8,10 +8,18 @@
       "access_token":"...","expires_at":1700003600,
       "access_token_at":1700000000,"scope":"...",
       "refresh_token":"...","refresh_token_at":1700000000,
-      "updated_at":1700000000}
+      "refresh_token_expires_at":1707776000,
+      "last_request":{"at":1700000000,"ok":true,"duration_ms":312},
+      "last_ok_at":1700000000,"updated_at":1700000000}
 
-   (access_token_at is absent from stores written before it existed; they
-   still load, and their token's lifetime counts as unknown).
+   (access_token_at, refresh_token_expires_at, last_request and last_ok_at
+   are absent from stores written before they existed; such stores still
+   load: the token's lifetime, the refresh token's expiry and the last
+   request count as unknown). last_request is the outcome of the last
+   token request any process made for the account, without any secret: a
+   failed one is {"at":...,"ok":false,"temporary":false,"error":
+   "invalid_grant","http_status":400,"description":"...","duration_ms":...},
+   so that `mail-oauth2 token check` can tell that mail is deferred.
 
    The store's directory is opened when the store is opened and every later
    operation is relative to that descriptor (openat, renameat, fsync), so a
@@ -35,6 +43,21 @@
 #define MOA2_TOKEN_STORE_VERSION 1
 #define MOA2_TOKEN_STORE_MAX_SIZE ((size_t)64 * 1024)
 
+/* The outcome of a token request (no secret in it). */
+struct moa2_token_outcome {
+	int64_t at;             /* when it was made; 0 = none recorded */
+	bool ok;
+	bool temporary;         /* failed, and retrying later may succeed
+				   (provider unreachable or unavailable) */
+	long http_status;       /* 0: no HTTP answer */
+	char *error;            /* failed: the OAuth error code ("invalid_grant"),
+				   else no_response, invalid_response or
+				   http_error; NULL when ok */
+	char *description;      /* the provider's error_description or the
+				   reason, printable; may be NULL */
+	unsigned int duration_ms;
+};
+
 /* The store's content. Tokens are secrets: moa2_token_state_clear wipes. */
 struct moa2_token_state {
 	char *account;
@@ -45,6 +68,9 @@ struct moa2_token_state {
 	char *scope;
 	char *refresh_token;    /* NULL: none */
 	int64_t refresh_token_at; /* when the refresh token was obtained */
+	int64_t refresh_token_expires_at; /* from refresh_token_expires_in; 0 = unknown */
+	struct moa2_token_outcome last;   /* the last token request */
+	int64_t last_ok_at;     /* the last successful token request; 0 = unknown */
 	int64_t updated_at;
 };
 
@@ -54,6 +80,9 @@ void moa2_token_state_copy(struct moa2_token_state *dest,
 			   const struct moa2_token_state *src);
 /* Replaces *field with a copy of value (NULL allowed), wiping the old. */
 void moa2_token_state_set(char **field, const char *value);
+void moa2_token_outcome_clear(struct moa2_token_outcome *outcome);
+void moa2_token_outcome_copy(struct moa2_token_outcome *dest,
+			     const struct moa2_token_outcome *src);
 
 /* The freshness rule of a stored access token, the only one: the token
    client asks it before every use. The margin before expiry at which the
@@ -97,7 +126,8 @@ int moa2_token_state_from_json(const char *data, size_t len,
 struct moa2_token_store;
 
 /* Opens the store at path (absolute): its directory must exist. Nothing
-   else is touched. Returns 0, or -1 with a malloc()ed message. */
+   else is touched. Returns 0, or -1 with a malloc()ed message and errno
+   set (ENOENT: no such directory, EACCES: not allowed to open it). */
 int moa2_token_store_open(const char *path, struct moa2_token_store **store_r,
 			  char **error_r);
 void moa2_token_store_close(struct moa2_token_store **store);
@@ -127,6 +157,14 @@ enum moa2_store_lock {
 	MOA2_STORE_LOCKED_DIR = 1,    /* lock file unusable: the directory is locked */
 	MOA2_STORE_LOCK_FAILED = -1,
 };
+
+/* Whether this process (its effective uid and gids) could replace the
+   store: its directory must be writable and searchable, and an existing
+   store owned by this process's uid (only root may replace another
+   user's store, keeping its owner). Returns 0, or -1 with a malloc()ed
+   message (naming the uid) and errno set. Nothing is written. */
+int moa2_token_store_check_writable(struct moa2_token_store *store,
+				    char **error_r);
 
 /* Takes the exclusive lock, waiting at most timeout_ms. */
 enum moa2_store_lock
