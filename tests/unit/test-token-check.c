@@ -557,15 +557,18 @@ check_as_other(const char *conf_text, char *out, size_t size)
 
 START_TEST(test_check_as_another_user)
 {
-	char *text, out[2048], who[64];
+	char *text, out[2048], who[64], base[] = "/tmp/test-token-check-other.XXXXXX";
 	const char *dir;
 	unsigned int uid = geteuid() == 0 ? 65534 : (unsigned int)geteuid();
 
-	ck_assert_int_eq(chmod(tt_dir, 0711), 0);
+	/* under /tmp, not TMPDIR: the other user must reach the directory,
+	   and TMPDIR may lie inside a directory only its owner may enter */
+	ck_assert_ptr_nonnull(mkdtemp(base));
+	ck_assert_int_eq(chmod(base, 0711), 0);
 	snprintf(who, sizeof(who), "uid %u", uid);
 
 	/* the directory cannot be opened: UNKNOWN, and who checked */
-	dir = tt_new_dir();
+	dir = tt_new_dir_under(base);
 	text = account_config(dir, "refresh_token");
 	tt_store_write(path_in(dir, "acct.json"), "at-1", NOW + 600, "rt-1");
 	ck_assert_int_eq(chmod(dir, 0000), 0);
@@ -576,7 +579,7 @@ START_TEST(test_check_as_another_user)
 	free(text);
 
 	/* readable, but neither the directory nor the store may be replaced */
-	dir = tt_new_dir();
+	dir = tt_new_dir_under(base);
 	text = account_config(dir, "refresh_token");
 	tt_store_write(path_in(dir, "acct.json"), "at-1", NOW + 600, "rt-1");
 	ck_assert_int_eq(chmod(path_in(dir, "acct.json"), 0444), 0);
@@ -591,7 +594,7 @@ START_TEST(test_check_as_another_user)
 	/* a writable directory, but another user's store (only root can
 	   replace it keeping its owner) */
 	if (geteuid() == 0) {
-		dir = tt_new_dir();
+		dir = tt_new_dir_under(base);
 		text = account_config(dir, "refresh_token");
 		tt_store_write(path_in(dir, "acct.json"), "at-1", NOW + 600, "rt-1");
 		ck_assert_int_eq(chmod(path_in(dir, "acct.json"), 0644), 0);
@@ -602,7 +605,7 @@ START_TEST(test_check_as_another_user)
 			      "%s", out);
 		free(text);
 	}
-	ck_assert_int_eq(chmod(tt_dir, 0700), 0);
+	tt_remove_tree(base);
 }
 END_TEST
 

@@ -49,23 +49,35 @@ tt_env_init(const char *name)
 }
 
 void
-tt_env_cleanup(void)
+tt_remove_tree(const char *path)
 {
 	char cmd[PATH_MAX + 16];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tt_dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
 	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", tt_dir);
+		fprintf(stderr, "cannot remove %s\n", path);
+}
+
+void
+tt_env_cleanup(void)
+{
+	tt_remove_tree(tt_dir);
+}
+
+const char *
+tt_new_dir_under(const char *base)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/d%ld-%u", base, (long)getpid(), dir_serial++);
+	ck_assert_msg(mkdir(path, 0700) == 0, "mkdir %s: %s", path, strerror(errno));
+	return path;
 }
 
 const char *
 tt_new_dir(void)
 {
-	static char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/d%ld-%u", tt_dir, (long)getpid(), dir_serial++);
-	ck_assert_msg(mkdir(path, 0700) == 0, "mkdir %s: %s", path, strerror(errno));
-	return path;
+	return tt_new_dir_under(tt_dir);
 }
 
 void

@@ -20,10 +20,14 @@ extern char tt_ca_file[]; /* its CA (make-ca.sh) */
    main() before running the suite. */
 void tt_env_init(const char *name);
 void tt_env_cleanup(void);
+/* rm -rf path. */
+void tt_remove_tree(const char *path);
 
 /* A fresh directory under tt_dir (for a store); returns a static buffer
    that stays valid until the next call. */
 const char *tt_new_dir(void);
+/* The same under base. */
+const char *tt_new_dir_under(const char *base);
 
 /* Starts the fault server (TLS, tt_ca_file) with the routes; its document
    root is tt_dir/root. */
