@@ -7,6 +7,7 @@
 #include "mail-oauth2/verify-config.h"
 #include "support/config-parser.h"
 #include "support/url.h"
+#include "verify/verify-identity.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,14 +114,27 @@ static const struct moa2_config_option provider_options[] = {
 	{ "required_claim", MOA2_CONFIG_STRING, MOA2_CONFIG_REPEATABLE, NULL, NULL, NULL,
 	  "name=value a claim must have (string, bool or number); repeatable",
 	  MOA2_CONFIG_UNBOUND },
-	P(username_claims, LIST, "preferred_username email upn sub",
-	  "claims tried in order for the user name"),
+	P_DOC(username_claims, LIST, "preferred_username email upn sub; mode introspection: "
+	      "username preferred_username email upn sub",
+	      "claims tried in order for the user name"),
 	P(username_lowercase, BOOL, "no",
 	  "lowercase the user name"),
 	P(username_domain_append, STRING, NULL,
 	  "append @DOMAIN to a user name that has no @"),
 	P(username_domain_strip, LIST, NULL,
 	  "domains removed from user@DOMAIN"),
+	P(username_allow, LIST, NULL,
+	  "characters a user name may contain although refused by default: "
+	  "space, slash, backslash (a '.' or '..' segment, other whitespace, "
+	  "control characters and NUL are always refused)"),
+	P(allow_service_tokens, BOOL, "no",
+	  "accept a token whose user name is its own client_id or azp "
+	  "(client_credentials tokens log in as the client)"),
+	P(accept_id_tokens, BOOL, "no",
+	  "accept OpenID Connect ID tokens as access tokens (unsafe)"),
+	P(opaque_token_prefix, LIST, NULL,
+	  "opaque (non-JWT) tokens starting with one of these go to this "
+	  "provider, e.g. ya29. for Google"),
 	P(leeway, DURATION, "60s",
 	  "clock skew allowed for exp, nbf and iat"),
 	P(max_token_age, DURATION, "0",
@@ -428,6 +442,82 @@ check_audience(struct check_ctx *ctx)
 	return 0;
 }
 
+/* Settings under which no token could ever pass: refused at load time,
+   not found out login by login. */
+static int
+check_satisfiable(struct check_ctx *ctx)
+{
+	const struct moa2_provider_config *prov = ctx->provider;
+
+	if (prov->mode == MOA2_VERIFY_MODE_USERINFO && prov->required_scopes.count > 0)
+		return check_error(ctx, "required_scopes", "mode 'userinfo' cannot check "
+				   "scopes: userinfo answers carry no scope, so every token "
+				   "would be refused (expected no required_scopes with mode = "
+				   "userinfo, or mode introspection or jwt)");
+	if (prov->typ_required && prov->typ.count == 0 &&
+	    (prov->mode == MOA2_VERIFY_MODE_JWT || prov->mode == MOA2_VERIFY_MODE_AUTO))
+		return check_error(ctx, "typ", "empty list with typ_required = yes: every "
+				   "JWT would be refused (expected e.g. typ = at+jwt JWT)");
+	if (prov->opaque_token_prefix.count > 0 && prov->opaque_verifier == MOA2_VERIFY_MODE_NONE)
+		return check_error(ctx, "opaque_token_prefix", "mode '%s' verifies no opaque "
+				   "tokens (expected mode introspection, userinfo, tokeninfo "
+				   "or auto)", moa2_verify_mode_name(prov->mode));
+	for (unsigned int i = 0; i < prov->opaque_token_prefix.count; i++) {
+		if (prov->opaque_token_prefix.items[i][0] == '\0')
+			return check_error(ctx, "opaque_token_prefix", "an empty prefix "
+					   "(expected e.g. ya29.)");
+	}
+	return 0;
+}
+
+static bool
+prefixes_overlap(const struct moa2_config_list *a, const struct moa2_config_list *b,
+		 const char **which_r)
+{
+	for (unsigned int i = 0; i < a->count; i++) {
+		for (unsigned int j = 0; j < b->count; j++) {
+			size_t la = strlen(a->items[i]), lb = strlen(b->items[j]);
+
+			if (strncmp(a->items[i], b->items[j], la < lb ? la : lb) == 0) {
+				*which_r = a->items[i];
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Opaque tokens carry no issuer: each must go to one provider, known
+   from the token alone. */
+static int
+check_opaque_routing(struct check_ctx *ctx, unsigned int idx)
+{
+	const struct moa2_provider_config *prov = ctx->provider;
+	const char *which;
+
+	if (prov->opaque_verifier == MOA2_VERIFY_MODE_NONE)
+		return 0;
+	for (unsigned int i = 0; i < idx; i++) {
+		const struct moa2_provider_config *other = &ctx->config->providers[i];
+
+		if (other->opaque_verifier == MOA2_VERIFY_MODE_NONE)
+			continue;
+		if (prov->opaque_token_prefix.count == 0 && other->opaque_token_prefix.count == 0)
+			return check_error(ctx, "mode", "provider '%s' and provider '%s' (line "
+					   "%u) both verify opaque tokens, and nothing tells "
+					   "whose a token is: a token would be sent to a "
+					   "provider that did not issue it (expected "
+					   "opaque_token_prefix = ... on all but one of them)",
+					   prov->name, other->name, other->line);
+		if (prefixes_overlap(&prov->opaque_token_prefix, &other->opaque_token_prefix, &which))
+			return check_error(ctx, "opaque_token_prefix", "'%s' overlaps a prefix "
+					   "of provider '%s' (line %u) (expected prefixes that "
+					   "tell the providers apart)", which, other->name,
+					   other->line);
+	}
+	return 0;
+}
+
 static int
 check_domain(struct check_ctx *ctx, const char *key, const char *domain)
 {
@@ -440,8 +530,27 @@ check_domain(struct check_ctx *ctx, const char *key, const char *domain)
 static int
 check_claims(struct check_ctx *ctx)
 {
-	const struct moa2_provider_config *prov = ctx->provider;
+	static const char *const username_default[] = {
+		"preferred_username", "email", "upn", "sub", NULL
+	};
+	/* RFC 7662 §2.2: username is the introspection answer's user */
+	static const char *const username_introspection[] = {
+		"username", "preferred_username", "email", "upn", "sub", NULL
+	};
+	struct moa2_provider_config *prov = ctx->provider;
+	const char *bad;
 
+	if (!moa2_config_section_is_set(ctx->section, "username_claims")) {
+		bool introspection = prov->opaque_verifier == MOA2_VERIFY_MODE_INTROSPECTION;
+
+		prov->username_claims.items = introspection ? username_introspection :
+			username_default;
+		prov->username_claims.count = introspection ? 5 : 4;
+	}
+	if (moa2_identity_allow_parse(prov->username_allow.items, prov->username_allow.count,
+				      &prov->username_allow_flags, &bad) < 0)
+		return check_error(ctx, "username_allow", "unknown word '%s' (expected "
+				   "space, slash or backslash)", bad);
 	if (prov->scope_claims.count == 0)
 		return check_error(ctx, "scope_claims", "empty list (expected claim "
 				   "names, e.g. scope scp)");
@@ -581,6 +690,7 @@ load_provider(struct check_ctx *ctx, const struct moa2_config_section *section,
 	if (check_issuer_and_discovery(ctx) < 0 || check_key_source(ctx) < 0 ||
 	    check_opaque_mode(ctx) < 0 || check_endpoints(ctx) < 0 ||
 	    check_audience(ctx) < 0 || check_claims(ctx) < 0 ||
+	    check_satisfiable(ctx) < 0 || check_opaque_routing(ctx, idx) < 0 ||
 	    load_required_claims(ctx) < 0 || check_durations(ctx) < 0 ||
 	    check_provider_urls(ctx) < 0 || check_unique_issuer(ctx, idx) < 0)
 		return -1;
