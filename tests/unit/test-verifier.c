@@ -19,6 +19,7 @@
 
 #include "support/http-client.h"
 #include "support/json.h"
+#include "mail-oauth2/verdict.h"
 #include "mail-oauth2/verifier.h"
 #include "mail-oauth2/verify-config.h"
 
@@ -1401,6 +1402,134 @@ START_TEST(test_introspection_down_tempfail)
 }
 END_TEST
 
+/* ------------------------------------------------- issue 9: one provider */
+
+/* Two providers, a jwt one (local keys) and an introspection one whose
+   tokens are JWTs: each JWT goes to the provider of its iss, whatever
+   that provider's mode, and only there. */
+START_TEST(test_route_jwt_to_introspection_provider)
+{
+	char config[2 * CONFIG_MAX];
+	struct engine e;
+	struct moa2_verify_result r;
+	/* signed by a key the jwt provider knows: it must not matter */
+	char *intro_jwt = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL,
+				     "{\"iss\":\"https://intro.test\",\"aud\":\"mail\"," C_EXP
+				     ",\"sub\":\"b-1\"}");
+	char *local_jwt = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL, NULL);
+	char *stranger = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL,
+				    "{\"iss\":\"https://stranger.test\",\"aud\":\"mail\"," C_EXP
+				    "," C_USER "}");
+
+	pinned_now = NOW;
+	write_root_file("intro-active.json", "{\"active\":true,\"username\":\"bob\","
+			"\"aud\":\"mail\",\"exp\":1700003600}");
+	new_cache_dir();
+	snprintf(config, sizeof(config),
+		 "allow_http_loopback = yes\nhttp_timeout = 5s\ncache_dir = %s\n"
+		 "[provider local]\nmode = jwt\nissuer = " ISSUER "\njwks_file = %s\n"
+		 "audience = mail\n"
+		 "[provider intro]\nmode = introspection\nissuer = https://intro.test\n"
+		 "discovery = no\n"
+		 "introspection_url = %s\nclient_id = dovecot\nclient_secret = s3cret\n"
+		 "audience = mail\n", cache_dir, jwks_path, server_url("/intro-active.json"));
+	engine_create(&e, config);
+	verify(&e, intro_jwt, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "the introspection provider's JWT");
+	ck_assert_str_eq(r.provider, "intro");
+	ck_assert_str_eq(r.identity, "bob"); /* RFC 7662 username, by default */
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/intro-active.json"), 1);
+
+	verify(&e, local_jwt, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "the jwt provider's JWT");
+	ck_assert_str_eq(r.provider, "local");
+	moa2_verify_result_clear(&r);
+	/* an unknown issuer goes nowhere: the introspection provider has an
+	   issuer, so the token is not its */
+	verify(&e, stranger, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_WRONG_ISSUER, "unknown issuer");
+	moa2_verify_result_clear(&r);
+	verify(&e, "opaque-token-for-intro", NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "opaque");
+	ck_assert_str_eq(r.provider, "intro");
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/intro-active.json"), 2);
+	engine_destroy(&e);
+	free(intro_jwt);
+	free(local_jwt);
+	free(stranger);
+}
+END_TEST
+
+/* Two introspection providers: opaque tokens go by their prefix to one of
+   them, the others to the one without a prefix; no endpoint sees another
+   provider's token, and the result names the provider that decided. */
+START_TEST(test_route_opaque_by_prefix)
+{
+	struct moa2_verdict_log line;
+	char config[2 * CONFIG_MAX];
+	struct engine e;
+	struct moa2_verify_result r;
+
+	pinned_now = NOW;
+	write_root_file("google.json", "{\"active\":false}");
+	write_root_file("corp.json", "{\"active\":true,\"username\":\"carol\","
+			"\"aud\":\"mail\",\"exp\":1700003600}");
+	new_cache_dir();
+	snprintf(config, sizeof(config),
+		 "allow_http_loopback = yes\nhttp_timeout = 5s\ncache_dir = %s\n"
+		 "[provider google]\nmode = introspection\nopaque_token_prefix = ya29.\n"
+		 "introspection_url = %s\nclient_id = g\nclient_secret = gs\naudience = mail\n",
+		 cache_dir, server_url("/google.json"));
+	snprintf(config + strlen(config), sizeof(config) - strlen(config),
+		 "[provider corp]\nmode = introspection\n"
+		 "introspection_url = %s\nclient_id = c\nclient_secret = cs\naudience = mail\n",
+		 server_url("/corp.json"));
+	engine_create(&e, config);
+	verify(&e, "ya29.a0AfH6SMBx-google-token", NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_INACTIVE, "google token");
+	ck_assert_str_eq(r.provider, "google");
+	/* the admin's line names the provider that decided */
+	moa2_verdict_log_result(&r, "XOAUTH2", NOW, &line);
+	ck_assert_msg(strstr(line.text, "provider=google") != NULL, "%s", line.text);
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/google.json"), 1);
+	ck_assert_int_eq(server_count("/corp.json"), 0);
+
+	verify(&e, "corp-opaque-token-0001", NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "corp token");
+	ck_assert_str_eq(r.provider, "corp");
+	ck_assert_str_eq(r.identity, "carol");
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/google.json"), 1);
+	ck_assert_int_eq(server_count("/corp.json"), 1);
+	engine_destroy(&e);
+}
+END_TEST
+
+/* wrong_audience says what the token had and what was expected. */
+START_TEST(test_wrong_audience_detail)
+{
+	char config[CONFIG_MAX];
+	struct engine e;
+	struct moa2_verify_result r;
+	char *token = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL,
+				 "{" C_ISS ",\"aud\":[\"web\",\"https://api.test\"]," C_EXP
+				 "," C_USER "}");
+
+	local_config(config, sizeof(config), "audience = mail imap");
+	engine_create(&e, config);
+	verify(&e, token, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_WRONG_AUDIENCE, "aud");
+	ck_assert_msg(strstr(r.detail, "[web, https://api.test]") != NULL &&
+		      strstr(r.detail, "(mail, imap)") != NULL, "detail: %s", r.detail);
+	moa2_verify_result_clear(&r);
+	engine_destroy(&e);
+	free(token);
+}
+END_TEST
+
 /* ------------------------------------------------------------ suite */
 
 static Suite *
@@ -1424,6 +1553,7 @@ verifier_suite(void)
 	tcase_add_test(tc, test_hmac_needs_secret);
 	tcase_add_test(tc, test_route_by_issuer);
 	tcase_add_test(tc, test_opaque_without_opaque_mode);
+	tcase_add_test(tc, test_wrong_audience_detail);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("network");
@@ -1438,6 +1568,8 @@ verifier_suite(void)
 	tcase_add_test(tc, test_introspection_cache_bounds);
 	tcase_add_loop_test(tc, test_introspection_errors_tempfail, 0, 4);
 	tcase_add_test(tc, test_introspection_down_tempfail);
+	tcase_add_test(tc, test_route_jwt_to_introspection_provider);
+	tcase_add_test(tc, test_route_opaque_by_prefix);
 	suite_add_tcase(s, tc);
 	return s;
 }
