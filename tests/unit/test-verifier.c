@@ -1468,6 +1468,7 @@ END_TEST
 START_TEST(test_route_opaque_by_prefix)
 {
 	struct moa2_verdict_log line;
+	char *jwt;
 	char config[2 * CONFIG_MAX];
 	struct engine e;
 	struct moa2_verify_result r;
@@ -1504,6 +1505,17 @@ START_TEST(test_route_opaque_by_prefix)
 	moa2_verify_result_clear(&r);
 	ck_assert_int_eq(server_count("/google.json"), 1);
 	ck_assert_int_eq(server_count("/corp.json"), 1);
+
+	/* no provider checks JWTs locally: a JWT is a token to ask about,
+	   and goes to the one provider without a prefix */
+	jwt = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL, NULL);
+	verify(&e, jwt, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "a JWT for corp");
+	ck_assert_str_eq(r.provider, "corp");
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/google.json"), 1);
+	ck_assert_int_eq(server_count("/corp.json"), 2);
+	free(jwt);
 	engine_destroy(&e);
 }
 END_TEST

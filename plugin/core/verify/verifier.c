@@ -183,14 +183,19 @@ opaque_default(struct moa2_verifier *v)
 }
 
 /* A JWT's provider: the one whose issuer is its iss, whatever its mode;
-   else a jwt provider with "issuer = none"; else the opaque default when
-   it has no issuer that would tell (a JWT issued by it). The iss is not
+   else a jwt provider with "issuer = none"; else, when no provider checks
+   JWTs locally, the opaque default (a JWT is then just a token to ask
+   about), unless its issuer says the token is not its own. The iss is not
    verified yet: it only chooses whom to ask, and the chosen provider
    checks it again. */
 static struct moa2_provider *
 route_by_issuer(struct moa2_verifier *v, const char *iss)
 {
 	struct moa2_provider *fallback = NULL, *opaque;
+
+	opaque = has_jwt_mode(v) ? NULL : opaque_default(v);
+	if (opaque != NULL && opaque->cfg->issuer != NULL)
+		opaque = NULL; /* its tokens name it: this one does not */
 
 	for (unsigned int i = 0; i < v->providers_count; i++) {
 		struct moa2_provider *p = &v->providers[i];
@@ -200,10 +205,7 @@ route_by_issuer(struct moa2_verifier *v, const char *iss)
 		if (fallback == NULL && p->cfg->issuer == NULL && is_jwt_mode(p))
 			fallback = p;
 	}
-	if (fallback != NULL)
-		return fallback;
-	opaque = opaque_default(v);
-	return opaque != NULL && opaque->cfg->issuer == NULL ? opaque : NULL;
+	return fallback != NULL ? fallback : opaque;
 }
 
 static void
