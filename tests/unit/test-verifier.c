@@ -1362,6 +1362,7 @@ START_TEST(test_introspection_errors_tempfail)
 {
 	static const char *const paths[] = {
 		"/boom", "/introspect-unauthorized", "/introspect-garbage", "/missing.json",
+		"/introspect-duplicate.json",
 	};
 	static const char token[] = "opaque-access-token-0003";
 	const char *path = paths[_i];
@@ -1370,6 +1371,9 @@ START_TEST(test_introspection_errors_tempfail)
 	struct moa2_verify_result r;
 
 	pinned_now = NOW;
+	/* which "active" counts? neither: the answer is unusable */
+	write_root_file("introspect-duplicate.json",
+			"{\"active\":false,\"active\":true," ACTIVE_REST "}");
 	introspection_config(config, sizeof(config), path);
 	engine_create(&e, config);
 	for (int i = 0; i < 2; i++) {
@@ -1578,7 +1582,7 @@ verifier_suite(void)
 	tcase_add_loop_test(tc, test_introspection, 0,
 			    (int)(sizeof(introspection_cases) / sizeof(introspection_cases[0])));
 	tcase_add_test(tc, test_introspection_cache_bounds);
-	tcase_add_loop_test(tc, test_introspection_errors_tempfail, 0, 4);
+	tcase_add_loop_test(tc, test_introspection_errors_tempfail, 0, 5);
 	tcase_add_test(tc, test_introspection_down_tempfail);
 	tcase_add_test(tc, test_route_jwt_to_introspection_provider);
 	tcase_add_test(tc, test_route_opaque_by_prefix);

@@ -32,6 +32,13 @@ parse_answer(const struct moa2_provider *p, const struct moa2_http_response *res
 				p->cfg->name, what);
 		return -1;
 	}
+	/* "active" twice: no guess at which one the provider meant */
+	if (moa2_json_has_duplicate_names(*claims_r)) {
+		moa2_json_free(claims_r);
+		moa2_result_tempfail(result, "provider %s: the %s answer has a duplicate "
+				     "member name", p->cfg->name, what);
+		return -1;
+	}
 	return 0;
 }
 
