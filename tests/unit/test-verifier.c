@@ -659,6 +659,12 @@ static const struct vcase cases[] = {
 	  "mail-verifier", REJECT(NO_IDENTITY) },
 	{ "service token (sub = azp)", NULL, RS256_OK,
 	  "{" C_BASE ",\"sub\":\"relay\",\"azp\":\"relay\"}", NULL, REJECT(NO_IDENTITY) },
+	{ "Keycloak service account (service-account-CLIENT)", NULL, RS256_OK,
+	  "{" C_BASE ",\"sub\":\"6f1c-uuid\",\"azp\":\"relay\","
+	  "\"preferred_username\":\"service-account-relay\"}", NULL, REJECT(NO_IDENTITY) },
+	{ "Entra ID app-only token (idtyp app)", "username_claims = upn oid", RS256_OK,
+	  "{" C_BASE ",\"oid\":\"9b2e-oid\",\"azp\":\"0a1b-app\",\"idtyp\":\"app\"}",
+	  NULL, REJECT(NO_IDENTITY) },
 	{ "service token, allow_service_tokens = yes", "allow_service_tokens = yes", RS256_OK,
 	  "{" C_BASE ",\"sub\":\"mail-verifier\",\"client_id\":\"mail-verifier\"}", NULL,
 	  ACCEPT("mail-verifier") },

@@ -295,21 +295,29 @@ check_required_claims(const struct moa2_provider *p, const struct moa2_json *cla
 }
 
 /* A client_credentials token (RFC 9068 §2.2) names the client, not a
-   user: its identity equals its client_id or azp claim. */
+   user: its identity equals its client_id or azp claim, or is Keycloak's
+   service-account-CLIENT user, or Entra ID marks it (idtyp "app"). */
 static bool
 is_client_identity(const struct moa2_json *claims, const char *claim,
 		   const char *identity)
 {
 	static const char *const client_claims[] = { "client_id", "azp", NULL };
-	const char *raw;
+	static const char keycloak_prefix[] = "service-account-";
+	const char *raw, *idtyp;
 
+	if (moa2_json_get_string(claims, "idtyp", &idtyp) > 0 && strcmp(idtyp, "app") == 0)
+		return true;
 	if (moa2_json_get_string(claims, claim, &raw) <= 0)
 		return false;
 	for (const char *const *c = client_claims; *c != NULL; c++) {
 		const char *client;
 
-		if (moa2_json_get_string(claims, *c, &client) > 0 &&
-		    (strcmp(client, raw) == 0 || strcmp(client, identity) == 0))
+		if (moa2_json_get_string(claims, *c, &client) <= 0)
+			continue;
+		if (strcmp(client, raw) == 0 || strcmp(client, identity) == 0)
+			return true;
+		if (strncmp(raw, keycloak_prefix, sizeof(keycloak_prefix) - 1) == 0 &&
+		    strcmp(raw + sizeof(keycloak_prefix) - 1, client) == 0)
 			return true;
 	}
 	return false;

@@ -121,8 +121,9 @@ static const struct moa2_config_option provider_options[] = {
 	  "space, slash, backslash (a '.' or '..' segment, other whitespace, "
 	  "control characters and NUL are always refused)"),
 	P(allow_service_tokens, BOOL, "no",
-	  "accept a token whose user name is its own client_id or azp "
-	  "(client_credentials tokens log in as the client)"),
+	  "accept service tokens: a user name equal to the token's client_id "
+	  "or azp, Keycloak's service-account-CLIENT, Entra ID's idtyp app "
+	  "(the client logs in as a user)"),
 	P(accept_id_tokens, BOOL, "no",
 	  "accept OpenID Connect ID tokens as access tokens (unsafe)"),
 	P(opaque_token_prefix, LIST, NULL,
