@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Claims policy: time, issuer, audience, scope, required claims, identity
-   and user binding. Shared by JWT and opaque-token modes. */
+   (refused when it could leave a mail root: bad_identity; or when it names
+   the client itself, a service token: no_identity) and user binding.
+   Shared by JWT and opaque-token modes. */
 #include "config.h"
 #include "verify/verify-claims.h"
 #include "verify/verify-result.h"

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Opaque tokens: ask the provider (RFC 7662 introspection, OIDC userinfo,
-   Google-style tokeninfo), then apply the same claims policy. Results are
+/* Opaque tokens, and JWTs of a provider in one of these modes: ask the one
+   provider the router chose (RFC 7662 introspection, OIDC userinfo,
+   Google-style tokeninfo), and no other, then apply the same claims policy.
+   An answer with a duplicate member name is a temporary failure. Results are
    cached by the token's SHA-256, never past exp; rejections briefly;
    temporary failures never. */
 #include "config.h"
