@@ -222,10 +222,92 @@ tok=$(idp_token alice https://mail-es.test)
 expect "a token for https://mail-es.test with audience https://mail.test only: wrong_audience" \
 	1 "rejected reason=wrong_audience provider=idp" "$WORK/idp-narrow.conf" "$tok"
 
+# issue 9: a client_credentials token names the client (sub = client_id),
+# no user: refused by default, a login as the client only by opt-in
 cc=$(idp_client_credentials https://mail.test)
-expect "client_credentials token, username_claims with sub: accepted as the client id" \
-	0 "accepted user=$IDP_VERIFIER_ID provider=idp" "$WORK/idp.conf" "$cc"
+expect "client_credentials token, username_claims with sub: no_identity (a service token)" \
+	1 "rejected reason=no_identity provider=idp" "$WORK/idp.conf" "$cc"
+check "client_credentials: the detail names the service token" \
+	grep -q "names the client itself" "$res"
+write_conf "$WORK/idp-service.conf" "cache_dir = $WORK/cache-idp" "[provider idp]
+issuer = $IDP_URL
+audience = $ALL_AUD
+username_claims = preferred_username sub
+allow_service_tokens = yes"
+expect "client_credentials token with allow_service_tokens = yes: accepted as the client id" \
+	0 "accepted user=$IDP_VERIFIER_ID provider=idp" "$WORK/idp-service.conf" "$cc"
 check "client_credentials: identity from sub" grep -qxF "  identity: $IDP_VERIFIER_ID (from sub)" "$res"
+
+# issue 9: a real ID token (device flow, openid) never passes as an access
+# token, even when the admin lists the client id as an audience
+da=$(idp_curl -d "client_id=$IDP_DEVICE_CLIENT_ID" \
+	-d 'scope=openid email profile mail imap smtp' "$IDP_DEVICE_URL")
+idp_ctl "device/approve?user_code=$(idp_urlencode "$(printf '%s' "$da" | idp_json user_code)")&account=alice" >/dev/null
+flow=$(idp_curl -d "client_id=$IDP_DEVICE_CLIENT_ID" \
+	-d grant_type=urn:ietf:params:oauth:grant-type:device_code \
+	-d "device_code=$(printf '%s' "$da" | idp_json device_code)" "$IDP_TOKEN_URL")
+idt=$(printf '%s' "$flow" | idp_json id_token)
+flow_at=$(printf '%s' "$flow" | idp_json access_token)
+remember_token "$idt"
+check "device flow: an ID token for $IDP_DEVICE_CLIENT_ID (aud), typ not at+jwt" python3 -c '
+import base64, json, sys
+dec = lambda x: json.loads(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+h, p, _ = sys.argv[1].split(".")
+h, p = dec(h), dec(p)
+sys.exit(not (p["aud"] == sys.argv[2] and h.get("typ", "JWT").lower() != "at+jwt"))' \
+	"$idt" "$IDP_DEVICE_CLIENT_ID"
+write_conf "$WORK/idp-clientaud.conf" "cache_dir = $WORK/cache-idp" "[provider idp]
+issuer = $IDP_URL
+audience = https://mail.test $IDP_DEVICE_CLIENT_ID"
+expect "the ID token, audience listing the client id: wrong_type" \
+	1 "rejected reason=wrong_type provider=idp" "$WORK/idp-clientaud.conf" "$idt"
+check "the ID token: the detail says ID token" grep -q "OpenID Connect ID token" "$res"
+expect "the access token of the same flow: accepted" \
+	0 "accepted user=alice provider=idp" "$WORK/idp-clientaud.conf" "$flow_at"
+write_conf "$WORK/idp-idtokens.conf" "cache_dir = $WORK/cache-idp" "[provider idp]
+issuer = $IDP_URL
+audience = https://mail.test $IDP_DEVICE_CLIENT_ID
+accept_id_tokens = yes"
+expect "the ID token with accept_id_tokens = yes: accepted" \
+	0 "accepted user=alice provider=idp" "$WORK/idp-idtokens.conf" "$idt"
+
+# issue 9: a JWT goes to the provider of its iss whatever its mode; an
+# opaque token to the one opaque provider. oidc-provider introspects its
+# own JWTs as inactive: that answer proves where the JWT went.
+write_conf "$WORK/idp-route.conf" "cache_dir = $WORK/cache-idp" "[provider other]
+issuer = https://other.test
+jwks_uri = https://other.test/jwks
+audience = https://mail.test
+
+[provider idp-introspect]
+mode = introspection
+issuer = $IDP_URL
+discovery = no
+introspection_url = $IDP_INTROSPECTION_URL
+client_id = $IDP_VERIFIER_ID
+client_secret = $IDP_VERIFIER_SECRET
+audience = https://mail-opaque.test https://mail.test"
+expect "routing: the introspection provider's JWT goes to its introspection endpoint" \
+	1 "rejected reason=inactive provider=idp-introspect" "$WORK/idp-route.conf" "$alice"
+expect "routing: its opaque token too, and is accepted" \
+	0 "accepted user=alice provider=idp-introspect" "$WORK/idp-route.conf" \
+	"$(idp_token alice https://mail-opaque.test)"
+write_conf "$WORK/idp-two-opaque.conf" "cache_dir = $WORK/cache-idp" "[provider a]
+mode = introspection
+introspection_url = $IDP_INTROSPECTION_URL
+client_id = $IDP_VERIFIER_ID
+client_secret = $IDP_VERIFIER_SECRET
+audience = https://mail-opaque.test
+
+[provider b]
+mode = introspection
+introspection_url = $IDP_INTROSPECTION_URL
+client_id = $IDP_VERIFIER_POST_ID
+client_secret = $IDP_VERIFIER_POST_SECRET
+client_auth = post
+audience = https://mail-opaque.test"
+expect "two opaque providers without opaque_token_prefix: config error (exit 3)" \
+	3 "" "$WORK/idp-two-opaque.conf" "junk-token-$$"
 expect "client_credentials token, username_claims without sub: no_identity" \
 	1 "rejected reason=no_identity provider=idp" "$WORK/idp-narrow.conf" "$cc"
 

@@ -445,5 +445,101 @@ else
 	echo "# groff not installed: the man page render check was not run"
 fi
 
+# ---- verify with a local key (issue 9): the same verdicts as every host
+
+b64url() {
+	openssl base64 -A | tr '+/' '-_' | tr -d '='
+}
+
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	-out "$tmp/key.pem" 2>/dev/null
+openssl pkey -in "$tmp/key.pem" -pubout -out "$tmp/pub.pem"
+EXP=$(($(date +%s) + 3600))
+AT_HEADER='{"alg":"RS256","typ":"at+jwt"}'
+
+# jwt CLAIMS [HEADER]: an RS256 JWT whose claims are iss, aud, exp and
+# CLAIMS (members of a JSON object, without the braces)
+jwt() {
+	_h=$(printf %s "${2:-$AT_HEADER}" | b64url)
+	_p=$(printf '{"iss":"https://idp.test","aud":"mail","exp":%s,%s}' "$EXP" "$1" | b64url)
+	_s=$(printf %s "$_h.$_p" | openssl dgst -sha256 -sign "$tmp/key.pem" -binary | b64url)
+	printf '%s.%s.%s\n' "$_h" "$_p" "$_s"
+}
+
+cat >"$tmp/verify.conf" <<EOF
+cache_dir = $tmp/cache
+[provider local]
+issuer = https://idp.test
+jwks_file = $tmp/pub.pem
+audience = mail
+EOF
+
+# verify_case EXIT FIRST CLAIMS [USER]: mail-oauth2 verify exits with EXIT
+# and its first line starts with FIRST
+verify_case() {
+	jwt "$3" >"$tmp/tok"
+	if [ -n "${4:-}" ]; then
+		cli "$tmp/tok" verify -c "$tmp/verify.conf" --user "$4"
+	else
+		cli "$tmp/tok" verify -c "$tmp/verify.conf"
+	fi
+	[ "$status" -eq "$1" ] || return 1
+	case $(head -n 1 "$tmp/out") in
+	"$2 "*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+check "verify: a plain user is accepted" \
+	verify_case 0 "accepted user=alice provider=local" '"preferred_username":"alice"'
+check "verify: x/../../escaped@example.test is bad_identity" \
+	verify_case 1 "rejected reason=bad_identity" \
+	'"preferred_username":"x/../../escaped@example.test"'
+check "verify: a name with a space is bad_identity" \
+	verify_case 1 "rejected reason=bad_identity" '"preferred_username":"alice smith"'
+check "verify: an asserted user with a space is bad_identity" \
+	verify_case 1 "rejected reason=bad_identity" '"preferred_username":"alice"' 'alice smith'
+check "verify: ALICE@EXAMPLE.TEST, no user asserted (OAUTHBEARER without a=)" \
+	verify_case 0 "accepted user=ALICE@EXAMPLE.TEST provider=local" \
+	'"email":"ALICE@EXAMPLE.TEST"'
+check "verify: ALICE@EXAMPLE.TEST, user lowercased by the host (XOAUTH2 user=)" \
+	verify_case 0 "accepted user=ALICE@EXAMPLE.TEST provider=local" \
+	'"email":"ALICE@EXAMPLE.TEST"' 'alice@example.test'
+check "verify: a client_credentials token is no_identity" \
+	verify_case 1 "rejected reason=no_identity" \
+	'"sub":"mail-verifier","client_id":"mail-verifier","scope":"mail"'
+check "verify: a duplicate claim is malformed" \
+	verify_case 1 "rejected reason=malformed" \
+	'"preferred_username":"alice","preferred_username":"root"'
+
+# config_error CONFIG PHRASE: mail-oauth2 verify refuses CONFIG with exit
+# 3 and a message holding PHRASE
+config_error() {
+	printf '%s\n' "$1" >"$tmp/bad.conf"
+	jwt '"preferred_username":"alice"' >"$tmp/tok"
+	cli "$tmp/tok" verify -c "$tmp/bad.conf"
+	[ "$status" -eq 3 ] && grep -q -- "$2" "$tmp/err"
+}
+
+check "verify: mode userinfo with required_scopes is a config error (exit 3)" \
+	config_error "[provider u]
+mode = userinfo
+userinfo_url = https://u.test/me
+audience_check = no
+required_scopes = mail" "userinfo answers carry no scope"
+check "verify: two opaque providers without a prefix are a config error (exit 3)" \
+	config_error "[provider a]
+mode = introspection
+introspection_url = https://a.test/i
+client_id = a
+client_secret = s
+audience = mail
+[provider b]
+mode = introspection
+introspection_url = https://b.test/i
+client_id = b
+client_secret = s
+audience = mail" "both verify opaque tokens"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || exit 1

@@ -257,6 +257,11 @@ START_TEST(test_defaults)
 	ck_assert(!p->username_lowercase);
 	ck_assert_ptr_null(p->username_domain_append);
 	assert_list(&p->username_domain_strip, EMPTY);
+	assert_list(&p->username_allow, EMPTY);
+	ck_assert_uint_eq(p->username_allow_flags, 0);
+	ck_assert(!p->allow_service_tokens);
+	ck_assert(!p->accept_id_tokens);
+	assert_list(&p->opaque_token_prefix, EMPTY);
 	ck_assert_uint_eq(p->leeway, 60);
 	ck_assert_uint_eq(p->max_token_age, 0);
 	ck_assert_uint_eq(p->jwks_cache_min, 300);
@@ -445,6 +450,7 @@ START_TEST(test_secret_files)
 		  "hmac_secret_file = %s/secret-crlf\n"
 		  "[provider r]\nissuer = https://r.example\naudience = mail\n"
 		  "mode = auto\nopaque_mode = introspection\nclient_id = c\n"
+		  "opaque_token_prefix = r.\n"
 		  "client_secret_file = \"%s/secret-0400\"\n", tmp_dir, tmp_dir, tmp_dir);
 	struct moa2_verify_config *config = load_ok(text);
 
@@ -470,7 +476,7 @@ START_TEST(test_modes)
 		"audience = x\nopaque_mode = introspection\nclient_id = c\n"
 		"client_secret = s\n"
 		"[provider ui]\nmode = userinfo\nuserinfo_url = https://ui.example/u\n"
-		"audience_check = no\n"
+		"audience_check = no\nopaque_token_prefix = ui.\n"
 		"[provider disc]\nissuer = https://disc.example\naudience = x\n"
 		"discovery_url = https://disc.example/.well-known/oauth-authorization-server\n");
 	const struct moa2_provider_config *local = &config->providers[0];
@@ -490,6 +496,11 @@ START_TEST(test_modes)
 	ck_assert(aut->discovery); /* the introspection URL comes from it */
 	ck_assert_str_eq(aut->discovery_url,
 			 "https://auto.example/.well-known/openid-configuration");
+
+	/* RFC 7662's username comes first for introspection */
+	assert_list(&aut->username_claims, LIST("username", "preferred_username", "email",
+						"upn", "sub"));
+	assert_list(&ui->username_claims, LIST("preferred_username", "email", "upn", "sub"));
 
 	ck_assert_int_eq(ui->mode, MOA2_VERIFY_MODE_USERINFO);
 	ck_assert_int_eq(ui->opaque_verifier, MOA2_VERIFY_MODE_USERINFO);
@@ -726,7 +737,8 @@ static const char *const expected_provider_keys[] = {
 	"algorithms", "hmac_secret", "audience", "audience_check",
 	"required_scopes", "scope_claims", "typ", "typ_required", "required_claim",
 	"username_claims", "username_lowercase", "username_domain_append",
-	"username_domain_strip", "leeway", "max_token_age", "jwks_cache_min",
+	"username_domain_strip", "username_allow", "allow_service_tokens",
+	"accept_id_tokens", "opaque_token_prefix", "leeway", "max_token_age", "jwks_cache_min",
 	"jwks_cache_max", "jwks_refetch_interval", "jwks_stale_max",
 	"introspection_url", "userinfo_url", "tokeninfo_url", "client_id",
 	"client_secret", "client_auth", "opaque_mode", "claims_export", NULL
@@ -739,7 +751,7 @@ START_TEST(test_schema_iter)
 	tc_check_schema_options(moa2_verify_config_schema(), expected_global_keys,
 				"provider", expected_provider_keys, &n_global, &n_provider);
 	ck_assert_uint_eq(n_global, 11);
-	ck_assert_uint_eq(n_provider, 33);
+	ck_assert_uint_eq(n_provider, 37);
 	ck_assert_str_eq(moa2_config_type_name(MOA2_CONFIG_DURATION_MS), "duration");
 }
 END_TEST

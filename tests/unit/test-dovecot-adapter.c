@@ -561,6 +561,30 @@ START_TEST(test_passdb_rejected)
 }
 END_TEST
 
+/* Issue 9: the core refuses a token name that could leave the mail root
+   before Dovecot gets it, OAUTHBEARER without an authzid included. */
+START_TEST(test_passdb_bad_identity)
+{
+	char *token = make_token("https://mail.test", "x/../../escaped@example.test", "imap");
+	struct test_passdb pd;
+	struct auth_request *request;
+
+	passdb_create(&pd, "blocking=no", conf_path);
+	request = mech_login(&pd, &mech_oauthbearer_bearer, "127.0.0.9",
+			     oauthbearer_response(NULL, token));
+	ck_assert_str_eq(stub.continue_data, "{\"status\":\"invalid_token\","
+			 "\"scope\":\"imap\",\"openid-configuration\":\"" DISCOVERY "\"}");
+	ck_assert_ptr_null(stub_field(&stub.set_fields, "user"));
+	assert_log("OAUTHBEARER rejected reason=bad_identity", NULL);
+	mech_ack(request, "\001");
+	ck_assert_uint_eq(stub.fail_calls, 1);
+	ck_assert_uint_eq(stub.success_calls, 0);
+	stub_request_free(&request);
+	passdb_destroy(&pd);
+	free(token);
+}
+END_TEST
+
 START_TEST(test_passdb_tempfail)
 {
 	char *token = make_token("https://mail.test", "alice", "imap");
@@ -764,6 +788,7 @@ adapter_suite(void)
 	tcase_add_test(tc, test_init_replaces_the_mechanisms);
 	tcase_add_test(tc, test_passdb_accepted);
 	tcase_add_test(tc, test_passdb_rejected);
+	tcase_add_test(tc, test_passdb_bad_identity);
 	tcase_add_test(tc, test_passdb_tempfail);
 	tcase_add_test(tc, test_passdb_worker_round_trip);
 	tcase_add_test(tc, test_passdb_threads);

@@ -1467,7 +1467,7 @@ START_TEST(test_reason_names)
 		"expired", "not_yet_valid", "issued_in_future", "wrong_issuer",
 		"wrong_audience", "insufficient_scope", "user_mismatch",
 		"inactive", "wrong_type", "missing_claim", "claim_mismatch",
-		"no_identity", "too_large", "unavailable",
+		"no_identity", "too_large", "unavailable", "bad_identity",
 	};
 	enum moa2_verify_reason reason;
 

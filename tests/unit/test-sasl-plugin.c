@@ -581,6 +581,73 @@ START_TEST(test_server_reject)
 }
 END_TEST
 
+/* A login on a new connection that must succeed as want_user. */
+static void
+server_accepts_as(const char *mech, const char *resp, unsigned len, const char *want_user)
+{
+	sasl_conn_t *conn;
+	const void *user;
+	const char *out;
+	unsigned out_len;
+
+	ck_assert_int_eq(sasl_server_new("smtp", "mx.test", NULL, NULL, NULL, NULL, 0,
+					 &conn), SASL_OK);
+	ck_assert_msg(sasl_server_start(conn, mech, resp, len, &out, &out_len) == SASL_OK,
+		      "%s: %s / log: %s", mech, sasl_errdetail(conn), log_text);
+	ck_assert_int_eq(sasl_getprop(conn, SASL_USERNAME, &user), SASL_OK);
+	ck_assert_str_eq(user, want_user);
+	sasl_dispose(&conn);
+}
+
+/* Issue 9: a name that could leave a mail root is bad_identity here too,
+   and one token is one user whatever the mechanism. */
+START_TEST(test_server_identity)
+{
+	char *token = make_token("https://mail.test", "x/../../escaped@example.test"), *resp;
+	sasl_conn_t *conn;
+	const char *out;
+	unsigned len, out_len;
+	char ob[4096];
+
+	write_verify_conf(NULL);
+	conn = server_new();
+	sasl_dispose(&conn);
+	conn = server_oauthbearer_rejected("n,,", token, "{\"status\":\"invalid_token\"}");
+	ck_assert_msg(strstr(sasl_errdetail(conn), "rejected reason=bad_identity") != NULL,
+		      "%s", sasl_errdetail(conn));
+	sasl_dispose(&conn);
+	free(token);
+
+	/* a client asserting a name with a space */
+	token = make_token("https://mail.test", "alice");
+	ck_assert_int_eq(sasl_server_new("smtp", "mx.test", NULL, NULL, NULL, NULL, 0,
+					 &conn), SASL_OK);
+	resp = xoauth2_response("alice smith", token, &len);
+	ck_assert_int_eq(sasl_server_start(conn, "XOAUTH2", resp, len, &out, &out_len),
+			 SASL_CONTINUE);
+	ck_assert_int_eq(sasl_server_step(conn, "", 0, &out, &out_len), SASL_BADAUTH);
+	ck_assert_msg(strstr(sasl_errdetail(conn), "rejected reason=bad_identity") != NULL,
+		      "%s", sasl_errdetail(conn));
+	free(resp);
+	sasl_dispose(&conn);
+	free(token);
+
+	/* ALICE@EXAMPLE.TEST: XOAUTH2 with the name as a host lowercased
+	   it, OAUTHBEARER with and without an authzid: one user */
+	token = make_token("https://mail.test", "ALICE@EXAMPLE.TEST");
+	resp = xoauth2_response("alice@example.test", token, &len);
+	server_accepts_as("XOAUTH2", resp, len, "ALICE@EXAMPLE.TEST");
+	free(resp);
+	len = (unsigned)snprintf(ob, sizeof(ob), "n,,\001auth=Bearer %s\001\001", token);
+	server_accepts_as("OAUTHBEARER", ob, len, "ALICE@EXAMPLE.TEST");
+	len = (unsigned)snprintf(ob, sizeof(ob), "n,a=ALICE@EXAMPLE.TEST,\001auth=Bearer %s\001\001",
+				 token);
+	server_accepts_as("OAUTHBEARER", ob, len, "ALICE@EXAMPLE.TEST");
+	free(token);
+	sasl_server_done();
+}
+END_TEST
+
 /* The provider's keys cannot be fetched: a temporary failure, never a
    wrong password and never an accepted token. */
 START_TEST(test_server_tempfail)
@@ -689,6 +756,7 @@ main(void)
 	tcase_add_checked_fixture(server, server_fixture, server_fixture_end);
 	tcase_add_test(server, test_server_accept);
 	tcase_add_test(server, test_server_reject);
+	tcase_add_test(server, test_server_identity);
 	tcase_add_test(server, test_server_tempfail);
 	tcase_add_test(server, test_server_bad_config);
 	suite_add_tcase(s, server);

@@ -19,6 +19,7 @@
 
 #include "support/http-client.h"
 #include "support/json.h"
+#include "mail-oauth2/verdict.h"
 #include "mail-oauth2/verifier.h"
 #include "mail-oauth2/verify-config.h"
 
@@ -534,7 +535,10 @@ static const struct vcase cases[] = {
 
 	/* --- identity and user binding */
 	{ "user mismatch", NULL, RS256_OK, NULL, "bob", REJECT(USER_MISMATCH) },
-	{ "user differs in case", NULL, RS256_OK, NULL, "Alice", REJECT(USER_MISMATCH) },
+	/* the host may have case-folded the asserted user (Dovecot's
+	   auth_username_format): the host still gets the token's spelling */
+	{ "user differs in case", NULL, RS256_OK, NULL, "Alice", ACCEPT("alice") },
+	{ "user differs in more than case", NULL, RS256_OK, NULL, "Alicf", REJECT(USER_MISMATCH) },
 	{ "user with a domain the token lacks", NULL, RS256_OK, NULL, "alice@example.com",
 	  REJECT(USER_MISMATCH) },
 	{ "lowercase", "username_lowercase = yes", RS256_OK,
@@ -574,17 +578,127 @@ static const struct vcase cases[] = {
 	  "{" C_BASE ",\"preferred_username\":\"\"}", NULL, REJECT(NO_IDENTITY) },
 	{ "identity with a control character", NULL, RS256_OK,
 	  "{" C_BASE ",\"preferred_username\":\"alice\\nadmin\"}", NULL,
-	  REJECT(NO_IDENTITY) },
+	  REJECT(BAD_IDENTITY) },
 	/* a NUL inside a claim must not truncate into another identity */
 	{ "identity with an embedded NUL", NULL, RS256_OK,
 	  "{" C_BASE ",\"preferred_username\":\"alice\\u0000@evil.test\"}", NULL,
-	  REJECT(NO_IDENTITY) },
+	  REJECT(BAD_IDENTITY) },
 	{ "identity with an embedded NUL, asserted prefix", NULL, RS256_OK,
 	  "{" C_BASE ",\"preferred_username\":\"alice\\u0000@evil.test\"}", "alice",
-	  REJECT(NO_IDENTITY) },
+	  REJECT(BAD_IDENTITY) },
 	{ "identity with an embedded NUL, fallback claim present", NULL, RS256_OK,
 	  "{" C_BASE ",\"preferred_username\":\"admin\\u0000\",\"email\":\"alice@example.com\"}",
-	  "admin", REJECT(NO_IDENTITY) },
+	  "admin", REJECT(BAD_IDENTITY) },
+	/* --- issue 9, 1: names that could leave the mail root never reach a
+	   host; username_allow widens the set, never past a dot segment */
+	{ "identity walking up the tree", NULL, RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"x/../../escaped@example.test\"}", NULL,
+	  REJECT(BAD_IDENTITY) },
+	{ "identity walking up the tree, asserted the same", NULL, RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"x/../../escaped@example.test\"}",
+	  "x/../../escaped@example.test", REJECT(BAD_IDENTITY) },
+	{ "identity with a space", NULL, RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"alice smith\"}", NULL, REJECT(BAD_IDENTITY) },
+	{ "identity with a space, username_allow = space", "username_allow = space", RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"alice smith\"}", "alice smith",
+	  ACCEPT("alice smith") },
+	{ "identity with a leading space (never trimmed)", NULL, RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\" alice\"}", NULL, REJECT(BAD_IDENTITY) },
+	{ "identity with a tab", "username_allow = space", RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"alice\\tsmith\"}", NULL, REJECT(BAD_IDENTITY) },
+	{ "identity with a no-break space", "username_allow = space", RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"alice\\u00a0smith\"}", NULL,
+	  REJECT(BAD_IDENTITY) },
+	{ "identity with a slash", NULL, RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"mail/alice\"}", NULL, REJECT(BAD_IDENTITY) },
+	{ "identity with a slash, username_allow = slash", "username_allow = slash", RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"mail/alice\"}", NULL, ACCEPT("mail/alice") },
+	{ "dot segment, username_allow = slash", "username_allow = slash space backslash",
+	  RS256_OK, "{" C_BASE ",\"preferred_username\":\"x/../escaped\"}", NULL,
+	  REJECT(BAD_IDENTITY) },
+	{ "identity with a backslash", NULL, RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"CORP\\\\alice\"}", NULL, REJECT(BAD_IDENTITY) },
+	{ "identity with a backslash, username_allow = backslash", "username_allow = backslash",
+	  RS256_OK, "{" C_BASE ",\"preferred_username\":\"CORP\\\\alice\"}", NULL,
+	  ACCEPT("CORP\\alice") },
+	{ "identity .. as the local part", NULL, RS256_OK,
+	  "{" C_BASE ",\"email\":\"..@example.test\"}", NULL, REJECT(BAD_IDENTITY) },
+	{ "identity .. as the domain", NULL, RS256_OK,
+	  "{" C_BASE ",\"email\":\"alice@..\"}", NULL, REJECT(BAD_IDENTITY) },
+	{ "identity .", NULL, RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\".\"}", NULL, REJECT(BAD_IDENTITY) },
+	{ "dots inside a name are fine", NULL, RS256_OK,
+	  "{" C_BASE ",\"email\":\"a..b.@example.test\"}", NULL, ACCEPT("a..b.@example.test") },
+	{ "identity DEL", NULL, RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"alice\\u007f\"}", NULL, REJECT(BAD_IDENTITY) },
+	{ "asserted user with a space", NULL, RS256_OK, NULL, "alice smith",
+	  REJECT(BAD_IDENTITY) },
+	/* one normalisation rule: one token, one user, whatever the client
+	   asserted (XOAUTH2 user=, OAUTHBEARER with or without a=) */
+	{ "ALICE, nothing asserted", "username_claims = email", RS256_OK,
+	  "{" C_BASE ",\"email\":\"ALICE@EXAMPLE.TEST\"}", NULL, ACCEPT("ALICE@EXAMPLE.TEST") },
+	{ "ALICE, asserted as is", "username_claims = email", RS256_OK,
+	  "{" C_BASE ",\"email\":\"ALICE@EXAMPLE.TEST\"}", "ALICE@EXAMPLE.TEST",
+	  ACCEPT("ALICE@EXAMPLE.TEST") },
+	{ "ALICE, asserted lowercased by the host", "username_claims = email", RS256_OK,
+	  "{" C_BASE ",\"email\":\"ALICE@EXAMPLE.TEST\"}", "alice@example.test",
+	  ACCEPT("ALICE@EXAMPLE.TEST") },
+	{ "ALICE lowercased, nothing asserted", "username_claims = email\nusername_lowercase = yes",
+	  RS256_OK, "{" C_BASE ",\"email\":\"ALICE@EXAMPLE.TEST\"}", NULL,
+	  ACCEPT("alice@example.test") },
+	{ "ALICE lowercased, asserted as is", "username_claims = email\nusername_lowercase = yes",
+	  RS256_OK, "{" C_BASE ",\"email\":\"ALICE@EXAMPLE.TEST\"}", "ALICE@EXAMPLE.TEST",
+	  ACCEPT("alice@example.test") },
+	/* --- issue 9, 3: a service token names no user; an ID token is not
+	   an access token */
+	{ "client_credentials token (sub = client_id)", NULL, RS256_OK,
+	  "{" C_BASE ",\"sub\":\"mail-verifier\",\"client_id\":\"mail-verifier\","
+	  "\"scope\":\"mail\"}", NULL, REJECT(NO_IDENTITY) },
+	{ "client_credentials token asserting the client", NULL, RS256_OK,
+	  "{" C_BASE ",\"sub\":\"mail-verifier\",\"client_id\":\"mail-verifier\"}",
+	  "mail-verifier", REJECT(NO_IDENTITY) },
+	{ "service token (sub = azp)", NULL, RS256_OK,
+	  "{" C_BASE ",\"sub\":\"relay\",\"azp\":\"relay\"}", NULL, REJECT(NO_IDENTITY) },
+	{ "Keycloak service account (service-account-CLIENT)", NULL, RS256_OK,
+	  "{" C_BASE ",\"sub\":\"6f1c-uuid\",\"azp\":\"relay\","
+	  "\"preferred_username\":\"service-account-relay\"}", NULL, REJECT(NO_IDENTITY) },
+	{ "Entra ID app-only token (idtyp app)", "username_claims = upn oid", RS256_OK,
+	  "{" C_BASE ",\"oid\":\"9b2e-oid\",\"azp\":\"0a1b-app\",\"idtyp\":\"app\"}",
+	  NULL, REJECT(NO_IDENTITY) },
+	{ "service token, allow_service_tokens = yes", "allow_service_tokens = yes", RS256_OK,
+	  "{" C_BASE ",\"sub\":\"mail-verifier\",\"client_id\":\"mail-verifier\"}", NULL,
+	  ACCEPT("mail-verifier") },
+	{ "user token of a client (sub is the user)", NULL, RS256_OK,
+	  "{" C_BASE ",\"sub\":\"alice\",\"client_id\":\"mail-device\"}", NULL,
+	  ACCEPT("alice") },
+	{ "ID token (at_hash)", NULL, SIGN_KEY, "RS256", KEY_RSA,
+	  "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"typ\":\"JWT\"}",
+	  "{" C_BASE "," C_USER ",\"at_hash\":\"x3yD0f8wLqRzGf5l4Xw1VA\"}", NULL,
+	  REJECT(WRONG_TYPE) },
+	{ "ID token (nonce, no typ)", NULL, RS256_OK,
+	  "{" C_BASE "," C_USER ",\"nonce\":\"n-0S6_WzA2Mj\"}", NULL, REJECT(WRONG_TYPE) },
+	{ "ID token (Keycloak typ claim ID)", NULL, RS256_OK,
+	  "{" C_BASE "," C_USER ",\"typ\":\"ID\"}", NULL, REJECT(WRONG_TYPE) },
+	{ "ID token, accept_id_tokens = yes", "accept_id_tokens = yes", RS256_OK,
+	  "{" C_BASE "," C_USER ",\"nonce\":\"n-0S6_WzA2Mj\"}", NULL, ACCEPT("alice") },
+	{ "at+jwt with a nonce is an access token", NULL, SIGN_KEY, "RS256", KEY_RSA,
+	  "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"typ\":\"at+jwt\"}",
+	  "{" C_BASE "," C_USER ",\"nonce\":\"n-0S6_WzA2Mj\"}", NULL, ACCEPT("alice") },
+	/* --- issue 9, 4: one member name, one value */
+	{ "duplicate claim", NULL, RS256_OK,
+	  "{" C_BASE ",\"preferred_username\":\"alice\",\"preferred_username\":\"admin\"}",
+	  NULL, REJECT(MALFORMED) },
+	{ "duplicate iss", NULL, RS256_OK,
+	  "{" C_BASE "," C_USER ",\"iss\":\"https://evil.test\"}", NULL, REJECT(MALFORMED) },
+	{ "duplicate nested member", NULL, RS256_OK,
+	  "{" C_BASE "," C_USER ",\"cnf\":{\"jkt\":\"a\",\"jkt\":\"b\"}}", NULL,
+	  REJECT(MALFORMED) },
+	{ "duplicate header member", NULL, SIGN_KEY, "RS256", KEY_RSA,
+	  "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"kid\":\"ec256\"}", NULL, NULL,
+	  REJECT(MALFORMED) },
+	{ "duplicate alg", NULL, SIGN_KEY, "RS256", KEY_RSA,
+	  "{\"alg\":\"none\",\"kid\":\"rsa1\",\"alg\":\"RS256\"}", NULL, NULL,
+	  REJECT(MALFORMED) },
 	{ "required claim with an embedded NUL", "required_claim = role=admin", RS256_OK,
 	  "{" C_BASE "," C_USER ",\"role\":\"admin\\u0000x\"}", NULL,
 	  REJECT(CLAIM_MISMATCH) },
@@ -1254,6 +1368,7 @@ START_TEST(test_introspection_errors_tempfail)
 {
 	static const char *const paths[] = {
 		"/boom", "/introspect-unauthorized", "/introspect-garbage", "/missing.json",
+		"/introspect-duplicate.json",
 	};
 	static const char token[] = "opaque-access-token-0003";
 	const char *path = paths[_i];
@@ -1262,6 +1377,9 @@ START_TEST(test_introspection_errors_tempfail)
 	struct moa2_verify_result r;
 
 	pinned_now = NOW;
+	/* which "active" counts? neither: the answer is unusable */
+	write_root_file("introspect-duplicate.json",
+			"{\"active\":false,\"active\":true," ACTIVE_REST "}");
 	introspection_config(config, sizeof(config), path);
 	engine_create(&e, config);
 	for (int i = 0; i < 2; i++) {
@@ -1294,6 +1412,146 @@ START_TEST(test_introspection_down_tempfail)
 }
 END_TEST
 
+/* ------------------------------------------------- issue 9: one provider */
+
+/* Two providers, a jwt one (local keys) and an introspection one whose
+   tokens are JWTs: each JWT goes to the provider of its iss, whatever
+   that provider's mode, and only there. */
+START_TEST(test_route_jwt_to_introspection_provider)
+{
+	char config[2 * CONFIG_MAX];
+	struct engine e;
+	struct moa2_verify_result r;
+	/* signed by a key the jwt provider knows: it must not matter */
+	char *intro_jwt = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL,
+				     "{\"iss\":\"https://intro.test\",\"aud\":\"mail\"," C_EXP
+				     ",\"sub\":\"b-1\"}");
+	char *local_jwt = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL, NULL);
+	char *stranger = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL,
+				    "{\"iss\":\"https://stranger.test\",\"aud\":\"mail\"," C_EXP
+				    "," C_USER "}");
+
+	pinned_now = NOW;
+	write_root_file("intro-active.json", "{\"active\":true,\"username\":\"bob\","
+			"\"aud\":\"mail\",\"exp\":1700003600}");
+	new_cache_dir();
+	snprintf(config, sizeof(config),
+		 "allow_http_loopback = yes\nhttp_timeout = 5s\ncache_dir = %s\n"
+		 "[provider local]\nmode = jwt\nissuer = " ISSUER "\njwks_file = %s\n"
+		 "audience = mail\n"
+		 "[provider intro]\nmode = introspection\nissuer = https://intro.test\n"
+		 "discovery = no\n"
+		 "introspection_url = %s\nclient_id = dovecot\nclient_secret = s3cret\n"
+		 "audience = mail\n", cache_dir, jwks_path, server_url("/intro-active.json"));
+	engine_create(&e, config);
+	verify(&e, intro_jwt, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "the introspection provider's JWT");
+	ck_assert_str_eq(r.provider, "intro");
+	ck_assert_str_eq(r.identity, "bob"); /* RFC 7662 username, by default */
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/intro-active.json"), 1);
+
+	verify(&e, local_jwt, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "the jwt provider's JWT");
+	ck_assert_str_eq(r.provider, "local");
+	moa2_verify_result_clear(&r);
+	/* an unknown issuer goes nowhere: the introspection provider has an
+	   issuer, so the token is not its */
+	verify(&e, stranger, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_WRONG_ISSUER, "unknown issuer");
+	moa2_verify_result_clear(&r);
+	verify(&e, "opaque-token-for-intro", NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "opaque");
+	ck_assert_str_eq(r.provider, "intro");
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/intro-active.json"), 2);
+	engine_destroy(&e);
+	free(intro_jwt);
+	free(local_jwt);
+	free(stranger);
+}
+END_TEST
+
+/* Two introspection providers: opaque tokens go by their prefix to one of
+   them, the others to the one without a prefix; no endpoint sees another
+   provider's token, and the result names the provider that decided. */
+START_TEST(test_route_opaque_by_prefix)
+{
+	struct moa2_verdict_log line;
+	char *jwt;
+	char config[2 * CONFIG_MAX];
+	struct engine e;
+	struct moa2_verify_result r;
+
+	pinned_now = NOW;
+	write_root_file("google.json", "{\"active\":false}");
+	write_root_file("corp.json", "{\"active\":true,\"username\":\"carol\","
+			"\"aud\":\"mail\",\"exp\":1700003600}");
+	new_cache_dir();
+	snprintf(config, sizeof(config),
+		 "allow_http_loopback = yes\nhttp_timeout = 5s\ncache_dir = %s\n"
+		 "[provider google]\nmode = introspection\nopaque_token_prefix = ya29.\n"
+		 "introspection_url = %s\nclient_id = g\nclient_secret = gs\naudience = mail\n",
+		 cache_dir, server_url("/google.json"));
+	snprintf(config + strlen(config), sizeof(config) - strlen(config),
+		 "[provider corp]\nmode = introspection\n"
+		 "introspection_url = %s\nclient_id = c\nclient_secret = cs\naudience = mail\n",
+		 server_url("/corp.json"));
+	engine_create(&e, config);
+	verify(&e, "ya29.a0AfH6SMBx-google-token", NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_INACTIVE, "google token");
+	ck_assert_str_eq(r.provider, "google");
+	/* the admin's line names the provider that decided */
+	moa2_verdict_log_result(&r, "XOAUTH2", NOW, &line);
+	ck_assert_msg(strstr(line.text, "provider=google") != NULL, "%s", line.text);
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/google.json"), 1);
+	ck_assert_int_eq(server_count("/corp.json"), 0);
+
+	verify(&e, "corp-opaque-token-0001", NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "corp token");
+	ck_assert_str_eq(r.provider, "corp");
+	ck_assert_str_eq(r.identity, "carol");
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/google.json"), 1);
+	ck_assert_int_eq(server_count("/corp.json"), 1);
+
+	/* no provider checks JWTs locally: a JWT is a token to ask about,
+	   and goes to the one provider without a prefix */
+	jwt = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL, NULL);
+	verify(&e, jwt, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "a JWT for corp");
+	ck_assert_str_eq(r.provider, "corp");
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/google.json"), 1);
+	ck_assert_int_eq(server_count("/corp.json"), 2);
+	free(jwt);
+	engine_destroy(&e);
+}
+END_TEST
+
+/* wrong_audience says what the token had and what was expected. */
+START_TEST(test_wrong_audience_detail)
+{
+	char config[CONFIG_MAX];
+	struct engine e;
+	struct moa2_verify_result r;
+	char *token = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL,
+				 "{" C_ISS ",\"aud\":[\"web\",\"https://api.test\"]," C_EXP
+				 "," C_USER "}");
+
+	local_config(config, sizeof(config), "audience = mail imap");
+	engine_create(&e, config);
+	verify(&e, token, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_WRONG_AUDIENCE, "aud");
+	ck_assert_msg(strstr(r.detail, "[web, https://api.test]") != NULL &&
+		      strstr(r.detail, "(mail, imap)") != NULL, "detail: %s", r.detail);
+	moa2_verify_result_clear(&r);
+	engine_destroy(&e);
+	free(token);
+}
+END_TEST
+
 /* ------------------------------------------------------------ suite */
 
 static Suite *
@@ -1317,6 +1575,7 @@ verifier_suite(void)
 	tcase_add_test(tc, test_hmac_needs_secret);
 	tcase_add_test(tc, test_route_by_issuer);
 	tcase_add_test(tc, test_opaque_without_opaque_mode);
+	tcase_add_test(tc, test_wrong_audience_detail);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("network");
@@ -1329,8 +1588,10 @@ verifier_suite(void)
 	tcase_add_loop_test(tc, test_introspection, 0,
 			    (int)(sizeof(introspection_cases) / sizeof(introspection_cases[0])));
 	tcase_add_test(tc, test_introspection_cache_bounds);
-	tcase_add_loop_test(tc, test_introspection_errors_tempfail, 0, 4);
+	tcase_add_loop_test(tc, test_introspection_errors_tempfail, 0, 5);
 	tcase_add_test(tc, test_introspection_down_tempfail);
+	tcase_add_test(tc, test_route_jwt_to_introspection_provider);
+	tcase_add_test(tc, test_route_opaque_by_prefix);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -157,6 +157,11 @@ parse_header(struct moa2_jws *jws, const unsigned char *data, size_t len,
 		*error_r = "the header is not a JSON object";
 		return MOA2_VERIFY_MALFORMED;
 	}
+	/* two readers must never see two different headers */
+	if (moa2_json_has_duplicate_names(jws->header)) {
+		*error_r = "the header has a duplicate member name";
+		return MOA2_VERIFY_MALFORMED;
+	}
 	ret = moa2_json_get_string(jws->header, "alg", &alg_name);
 	if (ret <= 0) {
 		*error_r = "the header has no string alg";
@@ -184,6 +189,10 @@ parse_payload_json(struct moa2_jws *jws, const char **error_r)
 			    &jws->payload, &json_error) < 0 ||
 	    !moa2_json_is_object(jws->payload)) {
 		*error_r = "the payload is not a JSON object";
+		return MOA2_VERIFY_MALFORMED;
+	}
+	if (moa2_json_has_duplicate_names(jws->payload)) {
+		*error_r = "the claims have a duplicate member name";
 		return MOA2_VERIFY_MALFORMED;
 	}
 	return MOA2_VERIFY_OK;

@@ -7,8 +7,9 @@
    nothing after it but whitespace, no comments, trailing commas, NaN or
    leading zeros, only the RFC escapes, UTF-8 validated, lone surrogates
    refused. A document is one arena; values borrowed from it live as long as
-   the document. Member lookup returns the last member of a duplicated name
-   (RFC 7515 §4 allows exactly that for JOSE headers). */
+   the document. Member lookup returns the last member of a duplicated name;
+   moa2_json_has_duplicate_names() lets a reader refuse such a document
+   instead (the JOSE layer does: RFC 7515 §4 allows either). */
 
 #include "mail-oauth2/common.h"
 
@@ -78,6 +79,11 @@ size_t moa2_json_object_len(const struct moa2_json *json);
 const struct moa2_json *
 moa2_json_object_member(const struct moa2_json *json, size_t idx,
 			const char **name_r, size_t *name_len_r);
+
+/* Whether an object anywhere in json has two members of the same name
+   (compared byte for byte, embedded NULs included). Depth is bounded by
+   the parser (MOA2_JSON_MAX_DEPTH). */
+bool moa2_json_has_duplicate_names(const struct moa2_json *json);
 
 /* Builds a flat JSON object from NULL-terminated key/value string pairs;
    a pair whose value is NULL is left out. Returns a malloc()ed string

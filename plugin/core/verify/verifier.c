@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The verification engine's router (see verifier.h): set-up, and the
-   routing of a token to the JWT or the opaque-token strategy. Everything
-   it calls lives below it (verify-engine.h). Failure behaviour: a token
-   that no strategy can take is rejected (malformed, too_large); the
-   strategies decide everything else. */
+   routing of a token to exactly one provider and its strategy: an
+   opaque_token_prefix, else a JWT's iss (whatever the provider's mode),
+   else the one provider that takes opaque tokens without a prefix.
+   Everything it calls lives below it (verify-engine.h). Failure behaviour:
+   a token that no provider can take is rejected (malformed, wrong_issuer,
+   too_large); the strategy decides everything else. */
 #include "config.h"
 #include "verify/verify-engine.h"
 #include "verify/verify-provider.h"
@@ -12,6 +14,7 @@
 #include "verify/result-cache.h"
 #include "jose/jose-jws.h"
 #include "support/http-client.h"
+#include "support/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -131,16 +134,130 @@ looks_like_jws(const char *token, size_t len)
 }
 
 static bool
-has_mode(const struct moa2_verifier *v, bool jwt)
+is_jwt_mode(const struct moa2_provider *p)
+{
+	return p->cfg->mode == MOA2_VERIFY_MODE_JWT || p->cfg->mode == MOA2_VERIFY_MODE_AUTO;
+}
+
+static bool
+has_jwt_mode(const struct moa2_verifier *v)
 {
 	for (unsigned int i = 0; i < v->providers_count; i++) {
-		enum moa2_verify_mode mode = v->providers[i].cfg->mode;
-
-		if (jwt ? (mode == MOA2_VERIFY_MODE_JWT || mode == MOA2_VERIFY_MODE_AUTO) :
-		    v->providers[i].cfg->opaque_verifier != MOA2_VERIFY_MODE_NONE)
+		if (is_jwt_mode(&v->providers[i]))
 			return true;
 	}
 	return false;
+}
+
+/* The provider whose opaque_token_prefix starts the token (the config
+   check keeps prefixes apart). */
+static struct moa2_provider *
+route_by_prefix(struct moa2_verifier *v, const char *token, size_t len)
+{
+	for (unsigned int i = 0; i < v->providers_count; i++) {
+		const struct moa2_config_list *prefixes = &v->providers[i].cfg->opaque_token_prefix;
+
+		for (unsigned int j = 0; j < prefixes->count; j++) {
+			size_t plen = strlen(prefixes->items[j]);
+
+			if (len >= plen && memcmp(token, prefixes->items[j], plen) == 0)
+				return &v->providers[i];
+		}
+	}
+	return NULL;
+}
+
+/* The one provider that takes opaque tokens without a prefix (the config
+   allows at most one), or NULL. */
+static struct moa2_provider *
+opaque_default(struct moa2_verifier *v)
+{
+	for (unsigned int i = 0; i < v->providers_count; i++) {
+		struct moa2_provider *p = &v->providers[i];
+
+		if (p->cfg->opaque_verifier != MOA2_VERIFY_MODE_NONE &&
+		    p->cfg->opaque_token_prefix.count == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* A JWT's provider: the one whose issuer is its iss, whatever its mode;
+   else a jwt provider with "issuer = none"; else, when no provider checks
+   JWTs locally, the opaque default (a JWT is then just a token to ask
+   about), unless its issuer says the token is not its own. The iss is not
+   verified yet: it only chooses whom to ask, and the chosen provider
+   checks it again. */
+static struct moa2_provider *
+route_by_issuer(struct moa2_verifier *v, const char *iss)
+{
+	struct moa2_provider *fallback = NULL, *opaque;
+
+	opaque = has_jwt_mode(v) ? NULL : opaque_default(v);
+	if (opaque != NULL && opaque->cfg->issuer != NULL)
+		opaque = NULL; /* its tokens name it: this one does not */
+
+	for (unsigned int i = 0; i < v->providers_count; i++) {
+		struct moa2_provider *p = &v->providers[i];
+
+		if (p->cfg->issuer != NULL && iss != NULL && strcmp(p->cfg->issuer, iss) == 0)
+			return p;
+		if (fallback == NULL && p->cfg->issuer == NULL && is_jwt_mode(p))
+			fallback = p;
+	}
+	return fallback != NULL ? fallback : opaque;
+}
+
+static void
+verify_parsed_jwt(struct moa2_verifier *v, const char *token, size_t len,
+		  const struct moa2_jws *jws, const char *asserted_user,
+		  struct moa2_verify_result *result)
+{
+	const char *iss = NULL;
+	struct moa2_provider *p;
+	char buf[128];
+
+	(void)moa2_json_get_string(moa2_jws_payload(jws), "iss", &iss);
+	if ((p = route_by_issuer(v, iss)) == NULL)
+		moa2_result_reject(result, MOA2_VERIFY_WRONG_ISSUER,
+				   "no provider is configured for issuer %s",
+				   moa2_printable(iss, buf, sizeof(buf)));
+	else if (is_jwt_mode(p))
+		moa2_verify_jwt(p, jws, asserted_user, result);
+	else
+		moa2_verify_opaque(p, token, len, asserted_user, result);
+}
+
+/* One provider decides, chosen from the token alone: a prefix, else the
+   iss of a JWT, else the opaque default. No token is offered to a second
+   provider. */
+static void
+route(struct moa2_verifier *v, const char *token, size_t len,
+      const char *asserted_user, struct moa2_verify_result *result)
+{
+	enum moa2_verify_reason reason = MOA2_VERIFY_MALFORMED;
+	struct moa2_jws *jws = NULL;
+	struct moa2_provider *p;
+	const char *error = "not a JWT";
+
+	if ((p = route_by_prefix(v, token, len)) != NULL) {
+		moa2_verify_opaque(p, token, len, asserted_user, result);
+		return;
+	}
+	if (looks_like_jws(token, len))
+		reason = moa2_jws_parse(token, len, MOA2_JWS_FLAG_JWT, &jws, &error);
+	if (reason == MOA2_VERIFY_OK) {
+		verify_parsed_jwt(v, token, len, jws, asserted_user, result);
+		moa2_jws_free(&jws);
+	} else if (looks_like_jws(token, len) && has_jwt_mode(v)) {
+		moa2_result_reject(result, reason, "%s", error);
+	} else if ((p = opaque_default(v)) != NULL) {
+		moa2_verify_opaque(p, token, len, asserted_user, result);
+	} else {
+		moa2_result_reject(result, MOA2_VERIFY_MALFORMED,
+				   "the token is not a JWT and no provider verifies opaque "
+				   "tokens%s", v->providers_count > 1 ? " without a prefix" : "");
+	}
 }
 
 void
@@ -154,13 +271,8 @@ moa2_verify_token(struct moa2_verifier *v, const char *token,
 		moa2_result_reject(result_r, MOA2_VERIFY_TOO_LARGE,
 				   "the token has %zu bytes, the limit is %d", token_len,
 				   MOA2_VERIFY_MAX_TOKEN);
-	} else if (looks_like_jws(token, token_len) && has_mode(v, true)) {
-		moa2_verify_jwt(v, token, token_len, asserted_user, result_r);
-	} else if (has_mode(v, false)) {
-		moa2_verify_opaque(v, token, token_len, asserted_user, result_r);
 	} else {
-		moa2_result_reject(result_r, MOA2_VERIFY_MALFORMED,
-				   "the token is not a JWT and no provider verifies opaque tokens");
+		route(v, token, token_len, asserted_user, result_r);
 	}
 	if (result_r->outcome == MOA2_OUTCOME_ACCEPTED)
 		result_r->reason = MOA2_VERIFY_OK;

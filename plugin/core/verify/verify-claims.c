@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Claims policy: time, issuer, audience, scope, required claims, identity
-   and user binding. Shared by JWT and opaque-token modes. */
+   (refused when it could leave a mail root: bad_identity; or when it names
+   the client itself, a service token: no_identity) and user binding.
+   Shared by JWT and opaque-token modes. */
 #include "config.h"
 #include "verify/verify-claims.h"
 #include "verify/verify-result.h"
@@ -116,6 +118,62 @@ audience_match(const struct moa2_config_list *audiences,
 	return NULL;
 }
 
+/* Appends text to buf (truncated with "..." when it does not fit). */
+static void
+append_text(char *buf, size_t size, const char *text)
+{
+	size_t used = strlen(buf), len = strlen(text);
+
+	if (used + len + 1 <= size) {
+		memcpy(buf + used, text, len + 1);
+	} else if (size > 4 && used < size - 4) {
+		memcpy(buf + used, text, size - 4 - used);
+		strcpy(buf + size - 4, "...");
+	}
+}
+
+/* The token's aud values for a message: ("a", "b"), "is missing", ... */
+static void
+audience_text(const struct moa2_json *aud, char *buf, size_t size)
+{
+	char item[128];
+
+	buf[0] = '\0';
+	if (aud == NULL) {
+		append_text(buf, size, "(missing)");
+		return;
+	}
+	if (moa2_json_string(aud) != NULL) {
+		append_text(buf, size, moa2_printable(moa2_json_string(aud), item, sizeof(item)));
+		return;
+	}
+	if (!moa2_json_is_array(aud)) {
+		append_text(buf, size, "(not a string or an array)");
+		return;
+	}
+	append_text(buf, size, "[");
+	for (size_t i = 0; i < moa2_json_array_len(aud); i++) {
+		const char *value = moa2_json_string(moa2_json_array_get(aud, i));
+
+		if (i > 0)
+			append_text(buf, size, ", ");
+		append_text(buf, size, value == NULL ? "(not a string)" :
+			    moa2_printable(value, item, sizeof(item)));
+	}
+	append_text(buf, size, "]");
+}
+
+static void
+list_text(const struct moa2_config_list *list, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < list->count; i++) {
+		if (i > 0)
+			append_text(buf, size, ", ");
+		append_text(buf, size, list->items[i]);
+	}
+}
+
 static int
 check_audience(const struct moa2_provider *p, const struct moa2_json *claims,
 	       unsigned int flags, struct moa2_verify_result *result)
@@ -132,11 +190,13 @@ check_audience(const struct moa2_provider *p, const struct moa2_json *claims,
 		match = audience_match(&p->cfg->audience, azp);
 	}
 	if (match == NULL) {
+		char have[256], want[256];
+
+		audience_text(aud, have, sizeof(have));
+		list_text(&p->cfg->audience, want, sizeof(want));
 		moa2_result_reject(result, MOA2_VERIFY_WRONG_AUDIENCE,
-			      "aud %s none of the configured audience (%s%s)",
-			      aud == NULL ? "is missing, so it contains" : "contains",
-			      p->cfg->audience.items[0],
-			      p->cfg->audience.count > 1 ? ", ..." : "");
+				   "aud %s contains none of the configured audience (%s)",
+				   have, want);
 		return -1;
 	}
 	moa2_result_check(result, "aud: contains %s", match);
@@ -236,34 +296,107 @@ check_required_claims(const struct moa2_provider *p, const struct moa2_json *cla
 	return 0;
 }
 
+/* A client_credentials token (RFC 9068 §2.2) names the client, not a
+   user: its identity equals its client_id or azp claim, or is Keycloak's
+   service-account-CLIENT user, or Entra ID marks it (idtyp "app"). */
+static bool
+is_client_identity(const struct moa2_json *claims, const char *claim,
+		   const char *identity)
+{
+	static const char *const client_claims[] = { "client_id", "azp", NULL };
+	static const char keycloak_prefix[] = "service-account-";
+	const char *raw, *idtyp;
+
+	if (moa2_json_get_string(claims, "idtyp", &idtyp) > 0 && strcmp(idtyp, "app") == 0)
+		return true;
+	if (moa2_json_get_string(claims, claim, &raw) <= 0)
+		return false;
+	for (const char *const *c = client_claims; *c != NULL; c++) {
+		const char *client;
+
+		if (moa2_json_get_string(claims, *c, &client) <= 0)
+			continue;
+		if (strcmp(client, raw) == 0 || strcmp(client, identity) == 0)
+			return true;
+		if (strncmp(raw, keycloak_prefix, sizeof(keycloak_prefix) - 1) == 0 &&
+		    strcmp(raw + sizeof(keycloak_prefix) - 1, client) == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+moa2_verify_bind_user(const struct moa2_provider *p, const char *asserted_user,
+		      const char *identity, struct moa2_verify_result *result)
+{
+	const char *why;
+	char buf[128];
+	bool equal;
+
+	if (asserted_user == NULL)
+		return 0;
+	if (moa2_identity_matches(asserted_user, identity, &p->rules, &equal, &why) ==
+	    MOA2_IDENTITY_BAD) {
+		moa2_result_reject(result, MOA2_VERIFY_BAD_IDENTITY,
+				   "the client asserted user %s, which is refused: %s",
+				   moa2_printable(asserted_user, buf, sizeof(buf)), why);
+		return -1;
+	}
+	if (!equal) {
+		moa2_result_reject(result, MOA2_VERIFY_USER_MISMATCH,
+				   "the client asserted user %s but the token belongs to %s",
+				   moa2_printable(asserted_user, buf, sizeof(buf)), identity);
+		return -1;
+	}
+	moa2_result_check(result, "user binding: the asserted user matches");
+	return 0;
+}
+
 static int
 check_identity(const struct moa2_provider *p, const struct moa2_json *claims,
 	       const char *asserted_user, struct moa2_verify_result *result)
 {
-	const char *claim;
+	const char *claim, *why;
 	char buf[128];
 
-	if (moa2_identity_from_claims(claims, &p->rules, &result->identity, &claim) < 0) {
+	switch (moa2_identity_from_claims(claims, &p->rules, &result->identity, &claim, &why)) {
+	case MOA2_IDENTITY_OK:
+		break;
+	case MOA2_IDENTITY_ABSENT:
 		if (claim == NULL)
 			moa2_result_reject(result, MOA2_VERIFY_NO_IDENTITY,
-				      "none of the username claims (%s...) is present",
-				      p->rules.claims[0]);
+					   "none of the username claims (%s...) is present",
+					   p->rules.claims[0]);
 		else
 			moa2_result_reject(result, MOA2_VERIFY_NO_IDENTITY,
-				      "the username claim %s is not a usable user name", claim);
+					   "the username claim %s is empty", claim);
+		return -1;
+	case MOA2_IDENTITY_NOT_STRING:
+		moa2_result_reject(result, MOA2_VERIFY_NO_IDENTITY,
+				   "the username claim %s is not a string", claim);
+		return -1;
+	case MOA2_IDENTITY_BAD: {
+		const char *raw = NULL;
+		const struct moa2_json *value;
+
+		if (moa2_json_get(claims, claim, &value) > 0)
+			raw = moa2_json_string(value);
+		moa2_result_reject(result, MOA2_VERIFY_BAD_IDENTITY,
+				   "the username claim %s (%s) is refused as a user name: %s",
+				   claim, moa2_printable(raw, buf, sizeof(buf)), why);
+		return -1;
+	}
+	}
+	if (!p->cfg->allow_service_tokens && is_client_identity(claims, claim, result->identity)) {
+		moa2_result_reject(result, MOA2_VERIFY_NO_IDENTITY,
+				   "the username claim %s (%s) names the client itself, not a user: "
+				   "a service token (allow_service_tokens = yes accepts it)",
+				   claim, result->identity);
 		return -1;
 	}
 	moa2_result_check(result, "identity: %s (from %s)", result->identity, claim);
-	if (asserted_user != NULL &&
-	    !moa2_identity_matches(asserted_user, result->identity, &p->rules)) {
-		moa2_result_reject(result, MOA2_VERIFY_USER_MISMATCH,
-			      "the client asserted user %s but the token belongs to %s",
-			      moa2_printable(asserted_user, buf, sizeof(buf)), result->identity);
-		return -1;
-	}
-	if (asserted_user != NULL)
-		moa2_result_check(result, "user binding: the asserted user matches");
-	return 0;
+	/* a rejection frees the identity (verify-result.h) */
+	return moa2_verify_bind_user(p, asserted_user, result->identity, result);
 }
 
 static char *

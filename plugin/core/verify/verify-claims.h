@@ -20,4 +20,9 @@ int moa2_verify_claims(const struct moa2_provider *p, const struct moa2_json *cl
 		       unsigned int flags, const char *asserted_user,
 		       struct moa2_verify_result *result);
 
+/* User binding (see verify-identity.h): 0 when no user was asserted or it
+   equals identity; -1 with result rejected (user_mismatch, bad_identity). */
+int moa2_verify_bind_user(const struct moa2_provider *p, const char *asserted_user,
+			  const char *identity, struct moa2_verify_result *result);
+
 #endif

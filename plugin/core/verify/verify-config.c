@@ -1,411 +1,43 @@
 /* SPDX-License-Identifier: MIT */
-/* The verifier's config schema and its cross-field checks. Failure
-   behaviour: any failed check refuses the whole config (fail closed), with
-   one line naming file, line and key. */
+/* verify.conf: loading, the policy checks of a provider (audience, claims,
+   identity, routing of opaque tokens, settings under which no token could
+   pass), the global checks, and lookups. The schema is in
+   verify-config-schema.c, the checks of keys and endpoints in
+   verify-config-check.c. Failure behaviour: any failed check refuses the
+   whole config (fail closed), with one line naming file, line and key. */
 
 #include "config.h"
-#include "mail-oauth2/verify-config.h"
-#include "support/config-parser.h"
-#include "support/url.h"
+#include "verify/verify-config-private.h"
+#include "verify/verify-identity.h"
 
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-_Static_assert(sizeof(enum moa2_verify_mode) == sizeof(int),
-	       "moa2_config_bind stores enums as int");
-_Static_assert(sizeof(enum moa2_client_auth) == sizeof(int),
-	       "moa2_config_bind stores enums as int");
-
-/* ---------------------------------------------------------------- schema */
-
-static const struct moa2_config_enum mode_words[] = {
-	{ "jwt", MOA2_VERIFY_MODE_JWT },
-	{ "introspection", MOA2_VERIFY_MODE_INTROSPECTION },
-	{ "userinfo", MOA2_VERIFY_MODE_USERINFO },
-	{ "tokeninfo", MOA2_VERIFY_MODE_TOKENINFO },
-	{ "auto", MOA2_VERIFY_MODE_AUTO },
-	{ NULL, 0 }
-};
-
-static const struct moa2_config_enum opaque_mode_words[] = {
-	{ "introspection", MOA2_VERIFY_MODE_INTROSPECTION },
-	{ "userinfo", MOA2_VERIFY_MODE_USERINFO },
-	{ "tokeninfo", MOA2_VERIFY_MODE_TOKENINFO },
-	{ NULL, 0 }
-};
-
-static const struct moa2_config_enum client_auth_words[] = {
-	{ "basic", MOA2_CLIENT_AUTH_BASIC },
-	{ "post", MOA2_CLIENT_AUTH_POST },
-	{ NULL, 0 }
-};
-
-#define G_OFF(field) offsetof(struct moa2_verify_config, field)
-#define P_OFF(field) offsetof(struct moa2_provider_config, field)
-
-/* key = field name; flags, enum words, default text, default doc, description */
-#define G(field, type, def, desc) \
-	{ #field, MOA2_CONFIG_##type, 0, NULL, def, NULL, desc, G_OFF(field) }
-#define P(field, type, def, desc) \
-	{ #field, MOA2_CONFIG_##type, 0, NULL, def, NULL, desc, P_OFF(field) }
-#define P_ENUM(field, words, def, desc) \
-	{ #field, MOA2_CONFIG_ENUM, 0, words, def, NULL, desc, P_OFF(field) }
-#define P_DOC(field, type, doc, desc) \
-	{ #field, MOA2_CONFIG_##type, 0, NULL, NULL, doc, desc, P_OFF(field) }
-
-static const struct moa2_config_option global_options[] = {
-	G(cache_dir, PATH, "/var/lib/mail-oauth2",
-	  "directory where the last good JWKS of each provider is persisted"),
-	G(ca_file, PATH, NULL,
-	  "CA bundle (PEM) for HTTPS instead of the system default"),
-	G(ca_dir, PATH, NULL,
-	  "directory of hashed CA certificates instead of the system default"),
-	G(http_connect_timeout, DURATION_MS, "3s",
-	  "timeout for connecting to an identity provider"),
-	G(http_timeout, DURATION_MS, "10s",
-	  "total timeout of one HTTP request, connect included"),
-	G(http_max_response, SIZE, "1M",
-	  "largest HTTP response body accepted"),
-	G(allow_http_loopback, BOOL, "no",
-	  "allow plain http:// URLs to 127.0.0.0/8 and [::1] (tests, local proxies)"),
-	G(opaque_cache_entries, UINT, "10000",
-	  "opaque-token results kept in memory (0 = no cache)"),
-	G(opaque_cache_max_ttl, DURATION, "5m",
-	  "longest time an accepted opaque-token result is cached (never past exp)"),
-	G(opaque_cache_negative_ttl, DURATION, "30s",
-	  "time a rejected opaque-token result is cached"),
-	G(log_debug, BOOL, "no",
-	  "log each verification step at debug level (never tokens or secrets)"),
-};
-
-static const struct moa2_config_option provider_options[] = {
-	P_ENUM(mode, mode_words, "jwt",
-	       "how tokens are verified: jwt, introspection, userinfo, tokeninfo or auto"),
-	P(issuer, STRING, NULL,
-	  "expected iss claim, compared exactly; 'none' disables the iss check"),
-	P_DOC(discovery, BOOL, "yes if issuer is set and neither jwks_uri nor jwks_file",
-	      "fetch OpenID Connect discovery metadata for keys and endpoints"),
-	P_DOC(discovery_url, URL, "ISSUER/.well-known/openid-configuration",
-	      "URL of the discovery document"),
-	P(jwks_uri, URL, NULL,
-	  "URL of the provider's JWKS (instead of discovery)"),
-	P(jwks_file, PATH, NULL,
-	  "local JWKS or PEM public key file (instead of fetching keys)"),
-	P(algorithms, LIST, "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA",
-	  "accepted JWS algorithms; HS256/HS384/HS512 only with hmac_secret"),
-	P(hmac_secret, SECRET, NULL,
-	  "shared secret for HS256/HS384/HS512 (or hmac_secret_file = PATH)"),
-	P(audience, LIST, NULL,
-	  "accepted aud values; the token's aud must contain one of them"),
-	P(audience_check, BOOL, "yes",
-	  "require a configured audience; 'no' accepts any audience (unsafe)"),
-	P(required_scopes, LIST, NULL,
-	  "scopes that must all be present in the token"),
-	P(scope_claims, LIST, "scope scp",
-	  "claims holding the scopes (space-separated string or array)"),
-	P(typ, LIST, "JWT at+jwt application/at+jwt",
-	  "accepted typ header values (case-insensitive)"),
-	P(typ_required, BOOL, "no",
-	  "reject tokens without a typ header"),
-	{ "required_claim", MOA2_CONFIG_STRING, MOA2_CONFIG_REPEATABLE, NULL, NULL, NULL,
-	  "name=value a claim must have (string, bool or number); repeatable",
-	  MOA2_CONFIG_UNBOUND },
-	P(username_claims, LIST, "preferred_username email upn sub",
-	  "claims tried in order for the user name"),
-	P(username_lowercase, BOOL, "no",
-	  "lowercase the user name"),
-	P(username_domain_append, STRING, NULL,
-	  "append @DOMAIN to a user name that has no @"),
-	P(username_domain_strip, LIST, NULL,
-	  "domains removed from user@DOMAIN"),
-	P(leeway, DURATION, "60s",
-	  "clock skew allowed for exp, nbf and iat"),
-	P(max_token_age, DURATION, "0",
-	  "reject tokens whose iat is older than this (0 = off)"),
-	P(jwks_cache_min, DURATION, "5m",
-	  "lower bound for the JWKS Cache-Control max-age"),
-	P(jwks_cache_max, DURATION, "24h",
-	  "upper bound for the JWKS Cache-Control max-age"),
-	P(jwks_refetch_interval, DURATION, "60s",
-	  "an unknown kid refetches the JWKS at most once per interval"),
-	P(jwks_stale_max, DURATION, "7d",
-	  "how long the last good keys are served while fetching fails"),
-	P_DOC(introspection_url, URL, "from discovery",
-	      "RFC 7662 introspection endpoint"),
-	P_DOC(userinfo_url, URL, "from discovery",
-	      "OpenID Connect userinfo endpoint"),
-	P(tokeninfo_url, URL, NULL,
-	  "Google-style tokeninfo endpoint (?access_token=)"),
-	P(client_id, STRING, NULL,
-	  "client id for introspection"),
-	P(client_secret, SECRET, NULL,
-	  "client secret for introspection (or client_secret_file = PATH)"),
-	P_ENUM(client_auth, client_auth_words, "basic",
-	       "client authentication: basic (client_secret_basic) or post (client_secret_post)"),
-	P_ENUM(opaque_mode, opaque_mode_words, NULL,
-	       "mode auto: how non-JWT tokens are verified (introspection, userinfo, tokeninfo)"),
-	P(claims_export, LIST, NULL,
-	  "claims passed on to the host as extra fields"),
-};
-
-static const struct moa2_config_section_kind section_kinds[] = {
-	{ "provider", provider_options,
-	  sizeof(provider_options) / sizeof(provider_options[0]) },
-};
-
-static const struct moa2_config_schema verify_schema = {
-	.global = { NULL, global_options,
-		    sizeof(global_options) / sizeof(global_options[0]) },
-	.sections = section_kinds,
-	.sections_count = sizeof(section_kinds) / sizeof(section_kinds[0]),
-};
-
-const struct moa2_config_schema *
-moa2_verify_config_schema(void)
+int
+moa2_verify_check_verror(struct moa2_verify_check *ctx, const char *key,
+			 const char *fmt, va_list args)
 {
-	return &verify_schema;
-}
-
-const char *
-moa2_verify_mode_name(enum moa2_verify_mode mode)
-{
-	const char *word = moa2_config_enum_word(mode_words, (int)mode);
-
-	return word != NULL ? word : "none";
-}
-
-/* ---------------------------------------------------------------- checks */
-
-static const char *const asymmetric_algs[] = {
-	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-	"ES256", "ES384", "ES512", "EdDSA", NULL
-};
-static const char *const hmac_algs[] = { "HS256", "HS384", "HS512", NULL };
-
-struct check_ctx {
-	struct moa2_verify_config *config;
-	struct moa2_provider_config *provider;
-	const struct moa2_config_section *section;
-	char *error;
-};
-
-/* Records the first error at key's line. Always returns -1. */
-static int MOA2_ATTR_FORMAT(3, 4)
-check_error(struct check_ctx *ctx, const char *key, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
 	moa2_config_key_verror(&ctx->error, ctx->config->parsed, ctx->section,
 			       false, key, fmt, args);
-	va_end(args);
 	return -1;
 }
 
-static bool
-in_list(const char *const *list, const char *word)
+/* Records the first error at key's line. Always returns -1. */
+static int MOA2_ATTR_FORMAT(3, 4)
+check_error(struct moa2_verify_check *ctx, const char *key, const char *fmt, ...)
 {
-	for (; *list != NULL; list++) {
-		if (strcmp(*list, word) == 0)
-			return true;
-	}
-	return false;
-}
+	va_list args;
+	int ret;
 
-static bool
-list_has_any(const struct moa2_config_list *list, const char *const *words)
-{
-	for (unsigned int i = 0; i < list->count; i++) {
-		if (in_list(words, list->items[i]))
-			return true;
-	}
-	return false;
+	va_start(args, fmt);
+	ret = moa2_verify_check_verror(ctx, key, fmt, args);
+	va_end(args);
+	return ret;
 }
 
 static int
-check_algorithms(struct check_ctx *ctx)
-{
-	const struct moa2_provider_config *prov = ctx->provider;
-
-	if (prov->algorithms.count == 0)
-		return check_error(ctx, "algorithms", "empty list (expected at least "
-				   "one algorithm, e.g. RS256)");
-	for (unsigned int i = 0; i < prov->algorithms.count; i++) {
-		const char *alg = prov->algorithms.items[i];
-
-		if (strcasecmp(alg, "none") == 0)
-			return check_error(ctx, "algorithms", "'none' is never allowed "
-					   "(expected signing algorithms such as RS256)");
-		if (in_list(hmac_algs, alg) && prov->hmac_secret == NULL)
-			return check_error(ctx, "algorithms", "%s needs hmac_secret or "
-					   "hmac_secret_file (expected asymmetric "
-					   "algorithms, or a shared secret)", alg);
-		if (!in_list(hmac_algs, alg) && !in_list(asymmetric_algs, alg))
-			return check_error(ctx, "algorithms", "unknown algorithm '%s' "
-					   "(expected RS256, RS384, RS512, PS256, PS384, "
-					   "PS512, ES256, ES384, ES512, EdDSA, HS256, "
-					   "HS384 or HS512)", alg);
-	}
-	if (prov->hmac_secret != NULL && !list_has_any(&prov->algorithms, hmac_algs))
-		return check_error(ctx, "hmac_secret", "set, but algorithms allows no "
-				   "HS256, HS384 or HS512 (expected e.g. algorithms = HS256)");
-	return 0;
-}
-
-static int
-check_url(struct check_ctx *ctx, const char *key, const char *text)
-{
-	struct moa2_url url;
-	const char *reason;
-
-	if (text == NULL)
-		return 0;
-	if (moa2_url_parse(text, &url, &reason) < 0)
-		return check_error(ctx, key, "invalid URL '%s': %s (expected "
-				   "https://host[:port][/path])", text, reason);
-	if (url.https)
-		return 0;
-	if (!url.loopback)
-		return check_error(ctx, key, "plain http is not allowed to '%s' (expected "
-				   "an https:// URL; http:// only to 127.0.0.0/8 or "
-				   "[::1] with allow_http_loopback = yes)", url.host);
-	if (!ctx->config->allow_http_loopback)
-		return check_error(ctx, key, "plain http to the loopback address '%s' "
-				   "needs allow_http_loopback = yes (expected an "
-				   "https:// URL)", url.host);
-	return 0;
-}
-
-static int
-derive_discovery_url(struct check_ctx *ctx)
-{
-	struct moa2_provider_config *prov = ctx->provider;
-
-	if (prov->discovery_url != NULL)
-		return 0;
-	if (prov->issuer == NULL)
-		return check_error(ctx, "discovery", "needs issuer or discovery_url "
-				   "(expected issuer = URL, discovery_url = URL or "
-				   "discovery = no)");
-	prov->discovery_url_owned = moa2_config_discovery_url(prov->issuer);
-	prov->discovery_url = prov->discovery_url_owned;
-	/* blame the issuer for a bad derived URL */
-	return check_url(ctx, "issuer", prov->discovery_url);
-}
-
-static int
-check_issuer_and_discovery(struct check_ctx *ctx)
-{
-	struct moa2_provider_config *prov = ctx->provider;
-	const struct moa2_config_section *section = ctx->section;
-	bool jwt = prov->mode == MOA2_VERIFY_MODE_JWT || prov->mode == MOA2_VERIFY_MODE_AUTO;
-
-	if (prov->issuer != NULL && strcmp(prov->issuer, "none") == 0) {
-		prov->issuer = NULL;
-		prov->issuer_none = true;
-	} else {
-		if (jwt && prov->issuer == NULL)
-			return check_error(ctx, "issuer", "mode '%s' needs the expected "
-					   "issuer (expected issuer = URL, or issuer = "
-					   "none to skip the iss check)",
-					   moa2_verify_mode_name(prov->mode));
-	}
-	if (prov->jwks_uri != NULL && prov->jwks_file != NULL)
-		return check_error(ctx, "jwks_file", "jwks_uri is set too (expected "
-				   "only one of jwks_uri and jwks_file)");
-	if (!moa2_config_section_is_set(section, "discovery")) {
-		prov->discovery = (prov->issuer != NULL || prov->discovery_url != NULL) &&
-			prov->jwks_uri == NULL && prov->jwks_file == NULL;
-	} else if (!prov->discovery && prov->discovery_url != NULL) {
-		return check_error(ctx, "discovery_url", "set, but discovery = no "
-				   "(expected discovery = yes or no discovery_url)");
-	}
-	if (prov->discovery && derive_discovery_url(ctx) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-check_key_source(struct check_ctx *ctx)
-{
-	const struct moa2_provider_config *prov = ctx->provider;
-
-	if (check_algorithms(ctx) < 0)
-		return -1;
-	if (prov->mode != MOA2_VERIFY_MODE_JWT && prov->mode != MOA2_VERIFY_MODE_AUTO)
-		return 0;
-	if (!prov->discovery && prov->jwks_uri == NULL && prov->jwks_file == NULL &&
-	    prov->hmac_secret == NULL)
-		return check_error(ctx, "mode", "mode '%s' needs a key source (expected "
-				   "issuer with discovery, jwks_uri, jwks_file or "
-				   "hmac_secret)", moa2_verify_mode_name(prov->mode));
-	return 0;
-}
-
-static int
-check_opaque_mode(struct check_ctx *ctx)
-{
-	struct moa2_provider_config *prov = ctx->provider;
-
-	if (prov->mode == MOA2_VERIFY_MODE_AUTO) {
-		if (prov->opaque_mode == MOA2_VERIFY_MODE_NONE)
-			return check_error(ctx, "opaque_mode", "mode 'auto' needs it for "
-					   "tokens that are not JWTs (expected "
-					   "introspection, userinfo or tokeninfo)");
-		prov->opaque_verifier = prov->opaque_mode;
-	} else if (prov->opaque_mode != MOA2_VERIFY_MODE_NONE) {
-		return check_error(ctx, "opaque_mode", "only used with mode = auto "
-				   "(expected no opaque_mode with mode = %s)",
-				   moa2_verify_mode_name(prov->mode));
-	} else if (prov->mode != MOA2_VERIFY_MODE_JWT) {
-		prov->opaque_verifier = prov->mode;
-	}
-	return 0;
-}
-
-static int
-check_endpoints(struct check_ctx *ctx)
-{
-	const struct moa2_provider_config *prov = ctx->provider;
-	const char *mode = moa2_verify_mode_name(prov->opaque_verifier);
-
-	switch (prov->opaque_verifier) {
-	case MOA2_VERIFY_MODE_INTROSPECTION:
-		if (prov->introspection_url == NULL && !prov->discovery)
-			return check_error(ctx, "introspection_url", "mode '%s' needs it "
-					   "(expected introspection_url = https://... or "
-					   "discovery)", mode);
-		if (prov->client_id == NULL)
-			return check_error(ctx, "client_id", "mode '%s' needs it to "
-					   "authenticate to the introspection endpoint "
-					   "(expected client_id = ...)", mode);
-		if (prov->client_secret == NULL)
-			return check_error(ctx, "client_secret", "mode '%s' needs it to "
-					   "authenticate to the introspection endpoint "
-					   "(expected client_secret or client_secret_file)",
-					   mode);
-		return 0;
-	case MOA2_VERIFY_MODE_USERINFO:
-		if (prov->userinfo_url == NULL && !prov->discovery)
-			return check_error(ctx, "userinfo_url", "mode '%s' needs it "
-					   "(expected userinfo_url = https://... or "
-					   "discovery)", mode);
-		return 0;
-	case MOA2_VERIFY_MODE_TOKENINFO:
-		if (prov->tokeninfo_url == NULL)
-			return check_error(ctx, "tokeninfo_url", "mode '%s' needs it "
-					   "(expected tokeninfo_url = https://...)", mode);
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static int
-check_audience(struct check_ctx *ctx)
+check_audience(struct moa2_verify_check *ctx)
 {
 	const struct moa2_provider_config *prov = ctx->provider;
 
@@ -428,8 +60,84 @@ check_audience(struct check_ctx *ctx)
 	return 0;
 }
 
+/* Settings under which no token could ever pass: refused at load time,
+   not found out login by login. */
 static int
-check_domain(struct check_ctx *ctx, const char *key, const char *domain)
+check_satisfiable(struct moa2_verify_check *ctx)
+{
+	const struct moa2_provider_config *prov = ctx->provider;
+
+	if (prov->mode == MOA2_VERIFY_MODE_USERINFO && prov->required_scopes.count > 0)
+		return check_error(ctx, "required_scopes", "mode 'userinfo' cannot check "
+				   "scopes: userinfo answers carry no scope, so every token "
+				   "would be refused (expected no required_scopes with mode = "
+				   "userinfo, or mode introspection or jwt)");
+	if (prov->typ_required && prov->typ.count == 0 &&
+	    (prov->mode == MOA2_VERIFY_MODE_JWT || prov->mode == MOA2_VERIFY_MODE_AUTO))
+		return check_error(ctx, "typ", "empty list with typ_required = yes: every "
+				   "JWT would be refused (expected e.g. typ = at+jwt JWT)");
+	if (prov->opaque_token_prefix.count > 0 && prov->opaque_verifier == MOA2_VERIFY_MODE_NONE)
+		return check_error(ctx, "opaque_token_prefix", "mode '%s' verifies no opaque "
+				   "tokens (expected mode introspection, userinfo, tokeninfo "
+				   "or auto)", moa2_verify_mode_name(prov->mode));
+	for (unsigned int i = 0; i < prov->opaque_token_prefix.count; i++) {
+		if (prov->opaque_token_prefix.items[i][0] == '\0')
+			return check_error(ctx, "opaque_token_prefix", "an empty prefix "
+					   "(expected e.g. ya29.)");
+	}
+	return 0;
+}
+
+static bool
+prefixes_overlap(const struct moa2_config_list *a, const struct moa2_config_list *b,
+		 const char **which_r)
+{
+	for (unsigned int i = 0; i < a->count; i++) {
+		for (unsigned int j = 0; j < b->count; j++) {
+			size_t la = strlen(a->items[i]), lb = strlen(b->items[j]);
+
+			if (strncmp(a->items[i], b->items[j], la < lb ? la : lb) == 0) {
+				*which_r = a->items[i];
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Opaque tokens carry no issuer: each must go to one provider, known
+   from the token alone. */
+static int
+check_opaque_routing(struct moa2_verify_check *ctx, unsigned int idx)
+{
+	const struct moa2_provider_config *prov = ctx->provider;
+	const char *which;
+
+	if (prov->opaque_verifier == MOA2_VERIFY_MODE_NONE)
+		return 0;
+	for (unsigned int i = 0; i < idx; i++) {
+		const struct moa2_provider_config *other = &ctx->config->providers[i];
+
+		if (other->opaque_verifier == MOA2_VERIFY_MODE_NONE)
+			continue;
+		if (prov->opaque_token_prefix.count == 0 && other->opaque_token_prefix.count == 0)
+			return check_error(ctx, "mode", "provider '%s' and provider '%s' (line "
+					   "%u) both verify opaque tokens, and nothing tells "
+					   "whose a token is: a token would be sent to a "
+					   "provider that did not issue it (expected "
+					   "opaque_token_prefix = ... on all but one of them)",
+					   prov->name, other->name, other->line);
+		if (prefixes_overlap(&prov->opaque_token_prefix, &other->opaque_token_prefix, &which))
+			return check_error(ctx, "opaque_token_prefix", "'%s' overlaps a prefix "
+					   "of provider '%s' (line %u) (expected prefixes that "
+					   "tell the providers apart)", which, other->name,
+					   other->line);
+	}
+	return 0;
+}
+
+static int
+check_domain(struct moa2_verify_check *ctx, const char *key, const char *domain)
 {
 	if (domain[0] == '\0' || strpbrk(domain, "@ \t") != NULL)
 		return check_error(ctx, key, "invalid domain '%s' (expected a domain "
@@ -438,10 +146,29 @@ check_domain(struct check_ctx *ctx, const char *key, const char *domain)
 }
 
 static int
-check_claims(struct check_ctx *ctx)
+check_claims(struct moa2_verify_check *ctx)
 {
-	const struct moa2_provider_config *prov = ctx->provider;
+	static const char *const username_default[] = {
+		"preferred_username", "email", "upn", "sub", NULL
+	};
+	/* RFC 7662 §2.2: username is the introspection answer's user */
+	static const char *const username_introspection[] = {
+		"username", "preferred_username", "email", "upn", "sub", NULL
+	};
+	struct moa2_provider_config *prov = ctx->provider;
+	const char *bad;
 
+	if (!moa2_config_section_is_set(ctx->section, "username_claims")) {
+		bool introspection = prov->opaque_verifier == MOA2_VERIFY_MODE_INTROSPECTION;
+
+		prov->username_claims.items = introspection ? username_introspection :
+			username_default;
+		prov->username_claims.count = introspection ? 5 : 4;
+	}
+	if (moa2_identity_allow_parse(prov->username_allow.items, prov->username_allow.count,
+				      &prov->username_allow_flags, &bad) < 0)
+		return check_error(ctx, "username_allow", "unknown word '%s' (expected "
+				   "space, slash or backslash)", bad);
 	if (prov->scope_claims.count == 0)
 		return check_error(ctx, "scope_claims", "empty list (expected claim "
 				   "names, e.g. scope scp)");
@@ -479,7 +206,7 @@ trim(char *str)
 
 /* Splits each "required_claim = name=value" into the provider's array. */
 static int
-load_required_claims(struct check_ctx *ctx)
+load_required_claims(struct moa2_verify_check *ctx)
 {
 	struct moa2_provider_config *prov = ctx->provider;
 	const struct moa2_config_setting *set =
@@ -518,7 +245,7 @@ load_required_claims(struct check_ctx *ctx)
 }
 
 static int
-check_durations(struct check_ctx *ctx)
+check_durations(struct moa2_verify_check *ctx)
 {
 	const struct moa2_provider_config *prov = ctx->provider;
 
@@ -529,23 +256,7 @@ check_durations(struct check_ctx *ctx)
 }
 
 static int
-check_provider_urls(struct check_ctx *ctx)
-{
-	const struct moa2_provider_config *prov = ctx->provider;
-
-	if (moa2_config_section_is_set(ctx->section, "discovery_url") &&
-	    check_url(ctx, "discovery_url", prov->discovery_url) < 0)
-		return -1;
-	if (check_url(ctx, "jwks_uri", prov->jwks_uri) < 0 ||
-	    check_url(ctx, "introspection_url", prov->introspection_url) < 0 ||
-	    check_url(ctx, "userinfo_url", prov->userinfo_url) < 0 ||
-	    check_url(ctx, "tokeninfo_url", prov->tokeninfo_url) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-check_unique_issuer(struct check_ctx *ctx, unsigned int idx)
+check_unique_issuer(struct moa2_verify_check *ctx, unsigned int idx)
 {
 	const struct moa2_provider_config *prov = ctx->provider;
 
@@ -565,7 +276,7 @@ check_unique_issuer(struct check_ctx *ctx, unsigned int idx)
 }
 
 static int
-load_provider(struct check_ctx *ctx, const struct moa2_config_section *section,
+load_provider(struct moa2_verify_check *ctx, const struct moa2_config_section *section,
 	      unsigned int idx)
 {
 	struct moa2_provider_config *prov = &ctx->config->providers[idx];
@@ -578,17 +289,17 @@ load_provider(struct check_ctx *ctx, const struct moa2_config_section *section,
 	ctx->section = section;
 	ctx->config->providers_count++;
 
-	if (check_issuer_and_discovery(ctx) < 0 || check_key_source(ctx) < 0 ||
-	    check_opaque_mode(ctx) < 0 || check_endpoints(ctx) < 0 ||
+	if (moa2_verify_check_sources(ctx) < 0 ||
 	    check_audience(ctx) < 0 || check_claims(ctx) < 0 ||
+	    check_satisfiable(ctx) < 0 || check_opaque_routing(ctx, idx) < 0 ||
 	    load_required_claims(ctx) < 0 || check_durations(ctx) < 0 ||
-	    check_provider_urls(ctx) < 0 || check_unique_issuer(ctx, idx) < 0)
+	    moa2_verify_check_urls(ctx) < 0 || check_unique_issuer(ctx, idx) < 0)
 		return -1;
 	return 0;
 }
 
 static int
-check_global(struct check_ctx *ctx)
+check_global(struct moa2_verify_check *ctx)
 {
 	const struct moa2_verify_config *config = ctx->config;
 
@@ -613,7 +324,7 @@ check_global(struct check_ctx *ctx)
 }
 
 static int
-load_config(struct check_ctx *ctx)
+load_config(struct moa2_verify_check *ctx)
 {
 	struct moa2_verify_config *config = ctx->config;
 	struct moa2_config *parsed = config->parsed;
@@ -644,7 +355,7 @@ static int
 finish_load(struct moa2_config *parsed, struct moa2_verify_config **config_r,
 	    char **error_r)
 {
-	struct check_ctx ctx = { 0 };
+	struct moa2_verify_check ctx = { 0 };
 
 	ctx.config = calloc(1, sizeof(*ctx.config));
 	if (ctx.config == NULL) {
@@ -670,7 +381,7 @@ moa2_verify_config_load(const char *path, struct moa2_verify_config **config_r,
 
 	*config_r = NULL;
 	*error_r = NULL;
-	if (moa2_config_parse_file(path, &verify_schema, &parsed, error_r) < 0)
+	if (moa2_config_parse_file(path, moa2_verify_config_schema(), &parsed, error_r) < 0)
 		return -1;
 	return finish_load(parsed, config_r, error_r);
 }
@@ -683,7 +394,7 @@ moa2_verify_config_load_string(const char *name, const char *data, size_t len,
 
 	*config_r = NULL;
 	*error_r = NULL;
-	if (moa2_config_parse_string(name, data, len, &verify_schema, &parsed,
+	if (moa2_config_parse_string(name, data, len, moa2_verify_config_schema(), &parsed,
 				     error_r) < 0)
 		return -1;
 	return finish_load(parsed, config_r, error_r);

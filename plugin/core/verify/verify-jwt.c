@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* JWT mode: route by iss, verify the signature with the provider's keys
-   (refetching once per interval for an unknown kid), then the claims. */
+/* JWT mode: a JWT the router gave to this provider (by its iss): verify the
+   signature with the provider's keys (refetching once per interval for an
+   unknown kid), its type (an ID token is not an access token), then the
+   claims. */
 #include "config.h"
 #include "verify/verify-strategy.h"
 #include "verify/verify-claims.h"
@@ -14,25 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-/* The provider whose issuer is the token's iss (jwt and auto modes). */
-static struct moa2_provider *
-route_by_issuer(struct moa2_verifier *v, const char *iss)
-{
-	struct moa2_provider *fallback = NULL;
-
-	for (unsigned int i = 0; i < v->providers_count; i++) {
-		struct moa2_provider *p = &v->providers[i];
-
-		if (p->cfg->mode != MOA2_VERIFY_MODE_JWT && p->cfg->mode != MOA2_VERIFY_MODE_AUTO)
-			continue;
-		if (!(p->cfg->issuer != NULL))
-			fallback = fallback != NULL ? fallback : p;
-		else if (iss != NULL && strcmp(p->cfg->issuer, iss) == 0)
-			return p;
-	}
-	return fallback;
-}
 
 /* typ "JWT", "at+jwt" and "application/at+jwt" compare case-insensitively,
    with or without the "application/" prefix (RFC 7515 §4.1.9). */
@@ -68,6 +51,39 @@ check_typ(const struct moa2_provider *p, const struct moa2_jws *jws,
 	moa2_result_reject(result, MOA2_VERIFY_WRONG_TYPE, "typ %s is not one of the accepted types (%s ...)",
 		      moa2_printable(typ, buf, sizeof(buf)), p->cfg->typ.count > 0 ? p->cfg->typ.items[0] : "none");
 	return -1;
+}
+
+/* An OpenID Connect ID token proves a login to a client, it grants
+   nothing: unless the provider accepts them (accept_id_tokens), a token
+   that is not typed as an access token (RFC 9068 at+jwt) and carries a
+   claim only ID tokens have (nonce, at_hash, c_hash, s_hash; Keycloak's
+   "typ": "ID") is refused. */
+static int
+check_not_id_token(const struct moa2_provider *p, const struct moa2_jws *jws,
+		   struct moa2_verify_result *result)
+{
+	static const char *const id_claims[] = { "nonce", "at_hash", "c_hash", "s_hash", NULL };
+	const struct moa2_json *claims = moa2_jws_payload(jws), *value;
+	const char *typ = moa2_jws_typ(jws), *claim_typ;
+
+	if (p->cfg->accept_id_tokens || (typ != NULL && typ_equal(typ, "at+jwt")))
+		return 0;
+	for (const char *const *c = id_claims; *c != NULL; c++) {
+		if (moa2_json_get(claims, *c, &value) > 0) {
+			moa2_result_reject(result, MOA2_VERIFY_WRONG_TYPE,
+					   "an OpenID Connect ID token (it has %s), not an access "
+					   "token (accept_id_tokens = yes accepts it)", *c);
+			return -1;
+		}
+	}
+	if (moa2_json_get_string(claims, "typ", &claim_typ) > 0 &&
+	    strcasecmp(claim_typ, "ID") == 0) {
+		moa2_result_reject(result, MOA2_VERIFY_WRONG_TYPE,
+				   "an OpenID Connect ID token (its typ claim is ID), not an "
+				   "access token (accept_id_tokens = yes accepts it)");
+		return -1;
+	}
+	return 0;
 }
 
 /* Verifies against local keys (jwks_file, hmac_secret) and the fetched
@@ -121,35 +137,17 @@ done:
 }
 
 void
-moa2_verify_jwt(struct moa2_verifier *v, const char *token, size_t len,
-	   const char *asserted_user, struct moa2_verify_result *result)
+moa2_verify_jwt(struct moa2_provider *p, const struct moa2_jws *jws,
+		const char *asserted_user, struct moa2_verify_result *result)
 {
-	struct moa2_jws *jws = NULL;
-	struct moa2_provider *p;
-	const char *error, *iss = NULL;
-	char buf[128];
-	enum moa2_verify_reason reason;
-
-	reason = moa2_jws_parse(token, len, MOA2_JWS_FLAG_JWT, &jws, &error);
-	if (reason != MOA2_VERIFY_OK) {
-		moa2_result_reject(result, reason, "%s", error);
-		return;
-	}
-	/* routing only: iss is compared again after the signature */
-	(void)moa2_json_get_string(moa2_jws_payload(jws), "iss", &iss);
-	if ((p = route_by_issuer(v, iss)) == NULL) {
-		moa2_result_reject(result, MOA2_VERIFY_WRONG_ISSUER,
-			      "no provider is configured for issuer %s", moa2_printable(iss, buf, sizeof(buf)));
-	} else {
-		result->provider = p->cfg->name;
-		result->scope = p->scope;
-		result->openid_configuration = p->cfg->discovery_url;
-		if (verify_signature(p, jws, result) == MOA2_VERIFY_OK &&
-		    check_typ(p, jws, result) == 0 &&
-		    moa2_verify_claims(p, moa2_jws_payload(jws), CLAIMS_EXP_REQUIRED |
-				  ((p->cfg->issuer != NULL) ? CLAIMS_ISS_REQUIRED : 0),
-				  asserted_user, result) == 0)
-			result->outcome = MOA2_OUTCOME_ACCEPTED;
-	}
-	moa2_jws_free(&jws);
+	result->provider = p->cfg->name;
+	result->scope = p->scope;
+	result->openid_configuration = p->cfg->discovery_url;
+	if (verify_signature(p, jws, result) == MOA2_VERIFY_OK &&
+	    check_typ(p, jws, result) == 0 &&
+	    check_not_id_token(p, jws, result) == 0 &&
+	    moa2_verify_claims(p, moa2_jws_payload(jws), CLAIMS_EXP_REQUIRED |
+			       ((p->cfg->issuer != NULL) ? CLAIMS_ISS_REQUIRED : 0),
+			       asserted_user, result) == 0)
+		result->outcome = MOA2_OUTCOME_ACCEPTED;
 }

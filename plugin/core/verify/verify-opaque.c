@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Opaque tokens: ask the provider (RFC 7662 introspection, OIDC userinfo,
-   Google-style tokeninfo), then apply the same claims policy. Results are
+/* Opaque tokens, and JWTs of a provider in one of these modes: ask the one
+   provider the router chose (RFC 7662 introspection, OIDC userinfo,
+   Google-style tokeninfo), and no other, then apply the same claims policy.
+   An answer with a duplicate member name is a temporary failure. Results are
    cached by the token's SHA-256, never past exp; rejections briefly;
    temporary failures never. */
 #include "config.h"
@@ -30,6 +32,13 @@ parse_answer(const struct moa2_provider *p, const struct moa2_http_response *res
 		moa2_json_free(claims_r);
 		moa2_result_tempfail(result, "provider %s: the %s answer is not a JSON object",
 				p->cfg->name, what);
+		return -1;
+	}
+	/* "active" twice: no guess at which one the provider meant */
+	if (moa2_json_has_duplicate_names(*claims_r)) {
+		moa2_json_free(claims_r);
+		moa2_result_tempfail(result, "provider %s: the %s answer has a duplicate "
+				     "member name", p->cfg->name, what);
 		return -1;
 	}
 	return 0;
@@ -173,14 +182,8 @@ from_cache(struct moa2_verifier *v, const struct moa2_cached_result *cached,
 		return;
 	}
 	moa2_result_check(result, "cached result: identity %s", cached->identity);
-	if (asserted_user != NULL && !moa2_identity_matches(asserted_user, cached->identity, &p->rules)) {
-		char buf[128];
-
-		moa2_result_reject(result, MOA2_VERIFY_USER_MISMATCH,
-			      "the client asserted user %s but the token belongs to %s",
-			      moa2_printable(asserted_user, buf, sizeof(buf)), cached->identity);
+	if (moa2_verify_bind_user(p, asserted_user, cached->identity, result) < 0)
 		return;
-	}
 	result->identity = strdup(cached->identity);
 	result->outcome = MOA2_OUTCOME_ACCEPTED;
 }
@@ -196,8 +199,9 @@ store(struct moa2_verifier *v, const unsigned char *key, unsigned int provider,
 	time_t now = moa2_verifier_now(v), until;
 
 	if (result->outcome == MOA2_OUTCOME_TEMPFAIL ||
-	    result->reason == MOA2_VERIFY_USER_MISMATCH)
-		return; /* a user mismatch says nothing about the token itself */
+	    result->reason == MOA2_VERIFY_USER_MISMATCH ||
+	    result->reason == MOA2_VERIFY_BAD_IDENTITY)
+		return; /* the asserted user says nothing about the token itself */
 	if (result->outcome == MOA2_OUTCOME_ACCEPTED) {
 		cached.identity = result->identity;
 		until = now + v->cfg->opaque_cache_max_ttl;
@@ -215,36 +219,20 @@ store(struct moa2_verifier *v, const unsigned char *key, unsigned int provider,
 }
 
 void
-moa2_verify_opaque(struct moa2_verifier *v, const char *token, size_t len,
-	      const char *asserted_user, struct moa2_verify_result *result)
+moa2_verify_opaque(struct moa2_provider *p, const char *token, size_t len,
+		   const char *asserted_user, struct moa2_verify_result *result)
 {
+	struct moa2_verifier *v = p->verifier;
 	unsigned char key[MOA2_RESULT_CACHE_KEY_LEN];
 	struct moa2_cached_result cached;
-	struct moa2_verify_result attempt;
-	bool tempfail = false;
 
 	moa2_result_cache_key(token, len, key);
-	if (moa2_result_cache_lookup(v->results, key, moa2_verifier_now(v), &cached) > 0) {
+	if (moa2_result_cache_lookup(v->results, key, moa2_verifier_now(v), &cached) > 0 &&
+	    cached.provider == p->index) {
 		from_cache(v, &cached, asserted_user, result);
 		return;
 	}
-	/* several opaque providers: the first that accepts wins; an outage
-	   of any of them makes a refusal temporary */
-	for (unsigned int i = 0; i < v->providers_count; i++) {
-		struct moa2_provider *p = &v->providers[i];
-
-		if (p->cfg->opaque_verifier == MOA2_VERIFY_MODE_NONE)
-			continue;
-		memset(&attempt, 0, sizeof(attempt));
-		attempt.explain = result->explain;
-		ask_provider(p, token, asserted_user, &attempt);
-		store(v, key, p->index, &attempt);
-		tempfail = tempfail || attempt.outcome == MOA2_OUTCOME_TEMPFAIL;
-		moa2_verify_result_clear(result);
-		*result = attempt;
-		if (attempt.outcome == MOA2_OUTCOME_ACCEPTED)
-			return;
-	}
-	if (tempfail && result->outcome != MOA2_OUTCOME_TEMPFAIL)
-		moa2_result_tempfail(result, "a provider could not be asked, and the others refused the token");
+	/* the router chose p: the token goes to no other provider */
+	ask_provider(p, token, asserted_user, result);
+	store(v, key, p->index, result);
 }

@@ -82,6 +82,7 @@ moa2_provider_init(struct moa2_verifier *v, unsigned int idx, char **error_r)
 	p->rules.lowercase = cfg->username_lowercase;
 	p->rules.domain_append = cfg->username_domain_append;
 	p->rules.domain_strip = cfg->username_domain_strip.items;
+	p->rules.allow = cfg->username_allow_flags;
 	p->scope = join_list(&cfg->required_scopes);
 	algs = join_list(&cfg->algorithms);
 	ret = moa2_jose_alg_mask_parse(algs, &p->alg_mask, bad, sizeof(bad));

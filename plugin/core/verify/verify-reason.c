@@ -50,11 +50,13 @@ static const struct reason_text reason_texts[] = {
 	[MOA2_VERIFY_CLAIM_MISMATCH] = { "claim_mismatch",
 		"A claim of the token does not have the value the configuration requires." },
 	[MOA2_VERIFY_NO_IDENTITY] = { "no_identity",
-		"None of the configured username claims is present in the token." },
+		"The token names no user: none of the configured username claims is present (or usable), or its only identity is the client itself (a service token, see allow_service_tokens)." },
 	[MOA2_VERIFY_TOO_LARGE] = { "too_large",
 		"The token is larger than the configured maximum size." },
 	[MOA2_VERIFY_UNAVAILABLE] = { "unavailable",
 		"The identity provider or its keys could not be reached; the login is refused temporarily, not as a wrong password." },
+	[MOA2_VERIFY_BAD_IDENTITY] = { "bad_identity",
+		"The token's user name (or the user the client asserted) is not a safe user name: it contains '/', '\\', a '.' or '..' segment, whitespace, a control character or NUL (username_allow widens this)." },
 };
 
 _Static_assert(sizeof(reason_texts) / sizeof(reason_texts[0]) ==

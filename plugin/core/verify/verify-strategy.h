@@ -7,11 +7,16 @@
 
 #include "verify/verify-engine.h"
 
-/* A compact JWS: route by iss, signature, typ, claims (verify-jwt.c). */
-void moa2_verify_jwt(struct moa2_verifier *v, const char *token, size_t len,
+struct moa2_jws;
+
+/* A parsed JWT routed to p (mode jwt or auto): signature, typ, claims
+   (verify-jwt.c). */
+void moa2_verify_jwt(struct moa2_provider *p, const struct moa2_jws *jws,
 		     const char *asserted_user, struct moa2_verify_result *result);
-/* Anything else: ask the provider, with the result cache (verify-opaque.c). */
-void moa2_verify_opaque(struct moa2_verifier *v, const char *token, size_t len,
+/* A token routed to p's opaque verifier (introspection, userinfo,
+   tokeninfo; a JWT too when p is in one of these modes): ask p, and only
+   p, with the result cache (verify-opaque.c). */
+void moa2_verify_opaque(struct moa2_provider *p, const char *token, size_t len,
 			const char *asserted_user, struct moa2_verify_result *result);
 
 #endif

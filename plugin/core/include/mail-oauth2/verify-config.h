@@ -67,6 +67,11 @@ struct moa2_provider_config {
 	bool username_lowercase;
 	const char *username_domain_append;
 	struct moa2_config_list username_domain_strip;
+	struct moa2_config_list username_allow;
+	unsigned int username_allow_flags; /* username_allow as MOA2_IDENTITY_ALLOW_* */
+	bool allow_service_tokens;         /* sub == client_id/azp may be a user */
+	bool accept_id_tokens;             /* OpenID ID tokens pass as access tokens */
+	struct moa2_config_list opaque_token_prefix; /* routes opaque tokens here */
 
 	unsigned int leeway;
 	unsigned int max_token_age;        /* 0 = off */

@@ -34,6 +34,10 @@ enum moa2_verify_reason {
 	/* the provider could not be asked, or its keys are unavailable:
 	   the outcome is a temporary failure, never a rejection */
 	MOA2_VERIFY_UNAVAILABLE,
+	/* the token's identity (or the asserted user) is a name no host may
+	   get: '/', '\\', a "." or ".." segment, whitespace, control
+	   characters, NUL */
+	MOA2_VERIFY_BAD_IDENTITY,
 
 	MOA2_VERIFY_REASON_COUNT
 };
