@@ -159,15 +159,18 @@ struct engine {
 	struct tt_log log;
 };
 
+/* global lines added to the next engines' config */
+static const char *engine_extra = "";
+
 static void
 engine_create(struct engine *e)
 {
 	char text[2048], *error = NULL;
 
-	snprintf(text, sizeof(text), "ca_file = %s\ncache_dir = %s\n[provider idp]\n"
+	snprintf(text, sizeof(text), "%sca_file = %s\ncache_dir = %s\n[provider idp]\n"
 		 "mode = introspection\nissuer = %s\nclient_id = dovecot\n"
 		 "client_secret = s3cret\naudience = mail\nusername_claims = username\n",
-		 tt_ca_file, tt_new_dir(), issuer);
+		 engine_extra, tt_ca_file, tt_new_dir(), issuer);
 	ck_assert_msg(moa2_verify_config_load_string("verify.conf", text, strlen(text),
 						      &e->cfg, &error) == 0, "%s", error);
 	tt_log_init(&e->log);
@@ -231,6 +234,41 @@ START_TEST(test_verifier_follows_the_rule)
 	ck_assert_msg(strstr(e.log.text, "provider idp: fetching the discovery document") !=
 		      NULL && strstr(e.log.text, MALFORMED_REASON) != NULL, "%s", e.log.text);
 	ck_assert_uint_eq(tt_count("/.well-known/openid-configuration"), 3);
+	engine_destroy(&e);
+	tt_server_stop();
+}
+END_TEST
+
+/* Issue 9 item 5, discovery: a stale discovery document and a provider
+   whose discovery endpoint accepts the connection and never answers: the
+   stale copy serves at once (its refetch runs in the background, once),
+   so logins do not wait for it. */
+START_TEST(test_stale_discovery_provider_hangs)
+{
+	struct engine e;
+	struct timespec t0, t1;
+	long ms;
+
+	provider_start();
+	fake_now = time(NULL);
+	publish("");
+	engine_extra = "http_connect_timeout = 1s\nhttp_timeout = 2s\n";
+	engine_create(&e);
+	engine_extra = "";
+	ck_assert_int_eq(verify_once(&e, "opaque-1"), MOA2_OUTCOME_ACCEPTED);
+	ck_assert_uint_eq(tt_count("/.well-known/openid-configuration"), 1);
+	tt_route("/.well-known/openid-configuration", "slow", 0, NULL, 60000);
+	fake_now += DAY + 1;
+	for (int i = 0; i < 10; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ck_assert_int_eq(verify_once(&e, "opaque-2"), MOA2_OUTCOME_ACCEPTED);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		ck_assert_msg(ms < 500, "login %d with a stale discovery document: %ld ms", i, ms);
+	}
+	wait_count("/.well-known/openid-configuration", 2);
+	tc_sleep_ms(200);
+	ck_assert_uint_eq(tt_count("/.well-known/openid-configuration"), 2);
 	engine_destroy(&e);
 	tt_server_stop();
 }
@@ -316,6 +354,7 @@ discovery_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_parse_rule);
 	tcase_add_test(tc, test_verifier_follows_the_rule);
+	tcase_add_test(tc, test_stale_discovery_provider_hangs);
 	tcase_add_test(tc, test_token_client_follows_the_rule);
 	suite_add_tcase(s, tc);
 	return s;
