@@ -678,8 +678,8 @@ fetch_now(struct moa2_remote_doc *doc, time_t now, bool usable, bool live)
 	if (mine) {
 		record_attempt(doc->retry_path, "pending", now, NULL);
 		if (http_fetch(doc->http, doc->url, &resp, error, sizeof(error)) < 0) {
-			finish_attempt(s, now, NULL, error);
 			record_attempt(doc->retry_path, "failed", now, error);
+			finish_attempt(s, now, NULL, error);
 		} else {
 			finish_attempt(s, now, &resp, NULL);
 			moa2_http_response_clear(&resp);
@@ -715,9 +715,11 @@ background_main(void *context)
 	struct moa2_http_response resp;
 	char error[REMOTE_DOC_ERROR_MAX];
 
+	/* recorded before the outcome is published: a process that waits
+	   for it (moa2_remote_doc_finish) and ends leaves the record */
 	if (http_fetch(job->http, job->url, &resp, error, sizeof(error)) < 0) {
-		finish_attempt(job->shared, job->started, NULL, error);
 		record_attempt(job->retry_path, "failed", job->started, error);
+		finish_attempt(job->shared, job->started, NULL, error);
 	} else {
 		finish_attempt(job->shared, job->started, &resp, NULL);
 		moa2_http_response_clear(&resp);
@@ -852,9 +854,11 @@ moa2_remote_doc_last_fetch_failed(const struct moa2_remote_doc *doc)
 }
 
 void
-moa2_remote_doc_wait_idle(struct moa2_remote_doc *doc)
+moa2_remote_doc_finish(struct moa2_remote_doc *doc)
 {
 	pthread_mutex_lock(&state_lock);
 	wait_idle_locked(doc->shared);
 	pthread_mutex_unlock(&state_lock);
+	if (doc->loaded_from_disk)
+		adopt_shared(doc);
 }

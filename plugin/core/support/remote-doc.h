@@ -86,8 +86,10 @@ unsigned int moa2_remote_doc_fetch_count(const struct moa2_remote_doc *doc);
 /* Whether the last fetch attempt failed, or one is recorded as failed or
    still pending (the copy, if any, is stale). */
 bool moa2_remote_doc_last_fetch_failed(const struct moa2_remote_doc *doc);
-/* Waits until no fetch of the document is in flight (tests, benchmarks). */
-void moa2_remote_doc_wait_idle(struct moa2_remote_doc *doc);
+/* Waits until no fetch of the document is in flight (each is bounded by
+   the HTTP timeouts) and takes its outcome: a new copy is adopted and
+   persisted, a failure recorded. For a process about to end (the CLI). */
+void moa2_remote_doc_finish(struct moa2_remote_doc *doc);
 
 /* max-age of a Cache-Control value, clamped; no-store/no-cache/absent:
    min. Exposed for tests. */
