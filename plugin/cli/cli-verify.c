@@ -241,12 +241,11 @@ cli_cmd_verify(const struct cli_command *cmd, int argc, char *argv[])
 	}
 	if (opts.stats)
 		fprintf(stderr, "jwks_fetches=%u\n", moa2_verifier_jwks_fetch_count(verifier));
-	/* the results are out; a background refresh still running gets to
-	   finish (bounded by http_timeout), so its outcome is kept on disk */
-	fflush(stdout);
-	moa2_verifier_finish_refreshes(verifier);
 out:
 	cli_input_clear(&input);
+	/* the results are out before a background key refresh still running
+	   is waited for (bounded by http_timeout) */
+	fflush(stdout);
 	moa2_verifier_destroy(&verifier);
 	moa2_verify_config_free(&config);
 	return status;

@@ -186,9 +186,3 @@ moa2_oidc_discovery_last_fetch_failed(const struct moa2_oidc_discovery *d)
 {
 	return moa2_remote_doc_last_fetch_failed(d->doc);
 }
-
-void
-moa2_oidc_discovery_finish(struct moa2_oidc_discovery *d)
-{
-	moa2_remote_doc_finish(d->doc);
-}

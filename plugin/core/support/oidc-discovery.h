@@ -76,8 +76,6 @@ int moa2_oidc_discovery_get(struct moa2_oidc_discovery *discovery, time_t now,
 
 /* Whether the last fetch attempt failed (the copy, if any, is stale). */
 bool moa2_oidc_discovery_last_fetch_failed(const struct moa2_oidc_discovery *discovery);
-/* moa2_remote_doc_finish() of the document. */
-void moa2_oidc_discovery_finish(struct moa2_oidc_discovery *discovery);
 
 /* The check above, on a document's text (exposed for tests): 0 with the
    endpoints in a malloc()ed struct (moa2_oidc_endpoints_free), or -1 with

@@ -34,6 +34,7 @@ struct doc_shared {
 	char *key;
 
 	bool busy;                /* a fetch in flight */
+	unsigned int threads;     /* background threads still running */
 	bool attempted, last_failed, failure_logged;
 	time_t last_attempt;
 	char error[REMOTE_DOC_ERROR_MAX];
@@ -160,8 +161,12 @@ moa2_remote_doc_destroy(struct moa2_remote_doc **_doc)
 
 	if (doc == NULL)
 		return;
-	/* a background fetch that finished is persisted before we go (the
-	   CLI's process ends here) */
+	/* a background thread still running ends first (its code may be
+	   unloaded after us), and its outcome is kept */
+	pthread_mutex_lock(&state_lock);
+	while (doc->shared->threads > 0)
+		pthread_cond_wait(&state_cond, &state_lock);
+	pthread_mutex_unlock(&state_lock);
 	if (doc->loaded_from_disk)
 		adopt_shared(doc);
 	shared_unref(&doc->shared);
@@ -698,11 +703,18 @@ struct background_fetch {
 static void
 background_fetch_free(struct background_fetch *job)
 {
+	struct doc_shared *s = job->shared;
+
 	moa2_http_client_destroy(&job->http);
-	shared_unref(&job->shared);
 	free(job->url);
 	free(job->retry_path);
 	free(job);
+	/* the thread's last step: a document being destroyed waits for it */
+	pthread_mutex_lock(&state_lock);
+	s->threads--;
+	pthread_cond_broadcast(&state_cond);
+	pthread_mutex_unlock(&state_lock);
+	shared_unref(&s);
 }
 
 /* The background thread: fetch, publish, record; it never logs (the
@@ -778,6 +790,7 @@ refresh_in_background(struct moa2_remote_doc *doc, time_t now)
 	job->started = now;
 	pthread_mutex_lock(&state_lock);
 	s->refs++;
+	s->threads++;
 	pthread_mutex_unlock(&state_lock);
 	job->shared = s;
 	if (moa2_http_client_clone(doc->http, &job->http, &error) < 0 ||
@@ -853,12 +866,4 @@ moa2_remote_doc_last_fetch_failed(const struct moa2_remote_doc *doc)
 	return failed;
 }
 
-void
-moa2_remote_doc_finish(struct moa2_remote_doc *doc)
-{
-	pthread_mutex_lock(&state_lock);
-	wait_idle_locked(doc->shared);
-	pthread_mutex_unlock(&state_lock);
-	if (doc->loaded_from_disk)
-		adopt_shared(doc);
-}
+

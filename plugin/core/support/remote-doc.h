@@ -70,7 +70,10 @@ struct moa2_remote_doc *
 moa2_remote_doc_create(const struct moa2_remote_doc_settings *settings,
 		       struct moa2_http_client *http,
 		       const struct moa2_logger *logger);
-/* A background fetch still in flight finishes on its own. */
+/* Waits for a background fetch of the document still in flight (bounded
+   by the HTTP timeouts: a host may unload the code it runs right after)
+   and takes its outcome, so that a process about to end (the CLI) keeps
+   it: a new copy persisted, a failure recorded. */
 void moa2_remote_doc_destroy(struct moa2_remote_doc **doc);
 
 /* The current copy, fetching when there is none, it is no longer fresh
@@ -86,10 +89,6 @@ unsigned int moa2_remote_doc_fetch_count(const struct moa2_remote_doc *doc);
 /* Whether the last fetch attempt failed, or one is recorded as failed or
    still pending (the copy, if any, is stale). */
 bool moa2_remote_doc_last_fetch_failed(const struct moa2_remote_doc *doc);
-/* Waits until no fetch of the document is in flight (each is bounded by
-   the HTTP timeouts) and takes its outcome: a new copy is adopted and
-   persisted, a failure recorded. For a process about to end (the CLI). */
-void moa2_remote_doc_finish(struct moa2_remote_doc *doc);
 
 /* max-age of a Cache-Control value, clamped; no-store/no-cache/absent:
    min. Exposed for tests. */

@@ -205,10 +205,3 @@ moa2_verifier_jwks_fetch_count(const struct moa2_verifier *v)
 		count += moa2_provider_jwks_fetch_count(&v->providers[i]);
 	return count;
 }
-
-void
-moa2_verifier_finish_refreshes(struct moa2_verifier *v)
-{
-	for (unsigned int i = 0; i < v->providers_count; i++)
-		moa2_provider_finish_refreshes(&v->providers[i]);
-}

@@ -256,15 +256,6 @@ moa2_provider_keys(struct moa2_provider *p, unsigned int flags,
 	return 0;
 }
 
-void
-moa2_provider_finish_refreshes(struct moa2_provider *p)
-{
-	if (p->discovery != NULL)
-		moa2_oidc_discovery_finish(p->discovery);
-	if (p->jwks_doc != NULL)
-		moa2_remote_doc_finish(p->jwks_doc);
-}
-
 unsigned int
 moa2_provider_jwks_fetch_count(const struct moa2_provider *p)
 {

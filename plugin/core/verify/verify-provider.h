@@ -32,10 +32,6 @@ int moa2_provider_keys(struct moa2_provider *p, unsigned int flags,
    Returns whether everything could be fetched. */
 bool moa2_provider_report(struct moa2_provider *p, char *buf, size_t size);
 
-/* Waits for the background refreshes of the provider's documents in
-   flight and takes their outcome (moa2_remote_doc_finish). */
-void moa2_provider_finish_refreshes(struct moa2_provider *p);
-
 /* HTTP fetches of the provider's key set so far (tests, benchmarks). */
 unsigned int moa2_provider_jwks_fetch_count(const struct moa2_provider *p);
 

@@ -96,13 +96,6 @@ typedef void moa2_verifier_report_t(void *context, const char *provider,
 int moa2_verifier_discover(struct moa2_verifier *verifier,
 			   moa2_verifier_report_t *report, void *context);
 
-/* Keys and discovery documents past their freshness are refreshed in the
-   background (the verification does not wait). A process about to end
-   (the CLI) calls this first: it waits for the refreshes in flight, each
-   bounded by http_timeout, so that their outcome is kept (a new copy
-   persisted in cache_dir, a failure recorded there for other processes). */
-void moa2_verifier_finish_refreshes(struct moa2_verifier *verifier);
-
 /* HTTP fetches of key sets so far, over all providers (tests, benchmarks). */
 unsigned int moa2_verifier_jwks_fetch_count(const struct moa2_verifier *verifier);
 
