@@ -5,6 +5,11 @@
 /* One configured provider: its set-up (algorithms, local keys), its
    discovery document and key sets (fetched on first use, with the cache
    policy of remote-doc.h), and the live check of `mail-oauth2 discover`.
+   A discovery document or key set past its freshness but within
+   jwks_stale_max is used at once and refreshed in the background; every
+   verifier of the process (one per thread) shares each document's fetch
+   state, so one fetch at a time goes out, and a failed one is not retried
+   within jwks_refetch_interval by any thread or process (remote-doc.h).
    Failure behaviour: no usable discovery or key set is a temporary
    failure (-1 and a reason), never a rejection. */
 
