@@ -1321,6 +1321,55 @@ START_TEST(test_stale_keys_provider_hangs)
 }
 END_TEST
 
+/* Stale keys, the provider answers: the login does not wait, the
+   background refresh's keys are adopted (fresh again: no further fetch)
+   and persisted, and no attempt stays recorded. */
+START_TEST(test_stale_keys_refreshed_in_background)
+{
+	char config[CONFIG_MAX], path[TMP_DIR_MAX + 128];
+	struct engine e;
+	time_t t0 = time(NULL);
+	char *known = real_clock_token(t0, NULL);
+	struct stat before, after;
+
+	pinned_now = t0;
+	new_cache_dir();
+	hang_config(config, sizeof(config));
+	engine_create(&e, config);
+	assert_fast_accept(&e, known, "first fetch");
+	snprintf(path, sizeof(path), "%s/net.jwks.json", cache_dir);
+	ck_assert_int_eq(stat(path, &before), 0);
+	server_control("path=/jwks.json&mode=slow&delay=0.3");
+	pinned_now = t0 + 1800;
+	assert_fast_accept(&e, known, "stale keys, slow provider");
+	wait_server_count("/jwks.json", 2);
+	/* taken by a later login once the fetch is done (at most 5 s) */
+	for (int i = 0; i < 100; i++) {
+		tc_sleep_ms(50);
+		assert_fast_accept(&e, known, "while refreshing");
+		ck_assert_int_eq(stat(path, &after), 0);
+		if (after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+		    after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)
+			break;
+	}
+	ck_assert_int_eq(stat(path, &after), 0);
+	ck_assert_msg(after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+		      after.st_mtim.tv_nsec != before.st_mtim.tv_nsec,
+		      "the refreshed key set was not persisted");
+	/* fresh again: 100 s later (past jwks_refetch_interval) no fetch */
+	pinned_now = t0 + 1900;
+	assert_fast_accept(&e, known, "refreshed keys");
+	tc_sleep_ms(100);
+	ck_assert_int_eq(server_count("/jwks.json"), 2);
+	ck_assert_uint_eq(moa2_verifier_jwks_fetch_count(e.verifier), 2);
+	snprintf(path, sizeof(path), "%s/net.jwks.json.retry", cache_dir);
+	ck_assert_msg(access(path, F_OK) < 0, "%s left behind", path);
+	engine_destroy(&e);
+	pinned_now = NOW;
+	free(known);
+}
+END_TEST
+
 /* No usable copy and a failed attempt recorded by another process: a
    temporary failure at once, without a request. */
 START_TEST(test_recorded_failure_no_copy)
@@ -1723,6 +1772,7 @@ verifier_suite(void)
 	tcase_add_test(tc, test_provider_down_from_start);
 	tcase_add_test(tc, test_restart_provider_down_persisted_keys);
 	tcase_add_test(tc, test_stale_keys_provider_hangs);
+	tcase_add_test(tc, test_stale_keys_refreshed_in_background);
 	tcase_add_test(tc, test_recorded_failure_no_copy);
 	tcase_add_test(tc, test_stale_keys_threads_one_refresh);
 	tcase_add_test(tc, test_cache_dir_symlinks);
