@@ -1498,7 +1498,8 @@ END_TEST
    are created O_EXCL|O_NOFOLLOW) and feed no keys (read O_NOFOLLOW). */
 START_TEST(test_cache_dir_symlinks)
 {
-	char config[CONFIG_MAX], victim[TMP_DIR_MAX + 64], link[TMP_DIR_MAX + 160], *text;
+	char config[CONFIG_MAX], victim[TMP_DIR_MAX + 64], victim2[TMP_DIR_MAX + 64];
+	char lpath[TMP_DIR_MAX + 160], *text, *unknown;
 	struct engine e;
 	struct moa2_verify_result r;
 	char *known = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL, NULL);
@@ -1509,16 +1510,21 @@ START_TEST(test_cache_dir_symlinks)
 	snprintf(victim, sizeof(victim), "%s/victim-%ld", tmp_dir, (long)getpid());
 	write_text_file(victim, "precious\n");
 	for (unsigned int i = 0; i < 64; i++) {
-		snprintf(link, sizeof(link), "%s/net.jwks.json.tmp.%ld.%u", cache_dir,
+		snprintf(lpath, sizeof(lpath), "%s/net.jwks.json.tmp.%ld.%u", cache_dir,
 			 (long)getpid(), i);
-		ck_assert_int_eq(symlink(victim, link), 0);
-		snprintf(link, sizeof(link), "%s/net.jwks.json.fresh.tmp.%ld.%u", cache_dir,
+		ck_assert_int_eq(symlink(victim, lpath), 0);
+		snprintf(lpath, sizeof(lpath), "%s/net.jwks.json.fresh.tmp.%ld.%u", cache_dir,
 			 (long)getpid(), i);
-		ck_assert_int_eq(symlink(victim, link), 0);
-		snprintf(link, sizeof(link), "%s/net.jwks.json.retry.tmp.%ld.%u", cache_dir,
+		ck_assert_int_eq(symlink(victim, lpath), 0);
+		snprintf(lpath, sizeof(lpath), "%s/net.jwks.json.retry.tmp.%ld.%u", cache_dir,
 			 (long)getpid(), i);
-		ck_assert_int_eq(symlink(victim, link), 0);
+		ck_assert_int_eq(symlink(victim, lpath), 0);
 	}
+	/* the attempt record, updated in place: a hard lpath is refused too */
+	snprintf(victim2, sizeof(victim2), "%s/victim2-%ld", tmp_dir, (long)getpid());
+	write_text_file(victim2, "precious\n");
+	snprintf(lpath, sizeof(lpath), "%s/net.jwks.json.retry", cache_dir);
+	ck_assert_int_eq(link(victim2, lpath), 0);
 	jwks_uri_config(config, sizeof(config));
 	engine_create(&e, config);
 	verify(&e, known, NULL, &r);
@@ -1528,12 +1534,30 @@ START_TEST(test_cache_dir_symlinks)
 	text = read_file_or_null(victim);
 	ck_assert_str_eq(text, "precious\n");
 	free(text);
+	text = read_file_or_null(victim2);
+	ck_assert_str_eq(text, "precious\n");
+	free(text);
+	/* a symlink as the attempt record is not followed either (an unknown
+	   kid makes an attempt, which is recorded) */
+	unlink(lpath);
+	ck_assert_int_eq(symlink(victim2, lpath), 0);
+	unknown = unknown_kid_token();
+	engine_create(&e, config);
+	verify(&e, unknown, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_UNKNOWN_KEY, "unknown kid");
+	moa2_verify_result_clear(&r);
+	engine_destroy(&e);
+	free(unknown);
+	ck_assert_int_eq(server_count("/jwks.json"), 2);
+	text = read_file_or_null(victim2);
+	ck_assert_str_eq(text, "precious\n");
+	free(text);
 
 	/* the cache file itself a symlink to a key set: not read */
 	new_cache_dir();
 	ck_assert_int_eq(mkdir(cache_dir, 0755), 0);
-	snprintf(link, sizeof(link), "%s/net.jwks.json", cache_dir);
-	ck_assert_int_eq(symlink(jwks_path, link), 0);
+	snprintf(lpath, sizeof(lpath), "%s/net.jwks.json", cache_dir);
+	ck_assert_int_eq(symlink(jwks_path, lpath), 0);
 	server_control("down=1");
 	jwks_uri_config(config, sizeof(config));
 	engine_create(&e, config);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -439,33 +440,66 @@ reload_if_changed(struct moa2_remote_doc *doc)
 /* ------------------------------------------------ attempts of all processes */
 
 /* PATH.retry: "pending TIME" when an attempt starts, "failed TIME\nERROR"
-   when it failed; removed when one succeeded. */
+   when it failed; removed when one succeeded. Updated in place under an
+   flock(), so that deciding whether to attempt and recording the attempt
+   is one step for all processes. Opened never through a symlink, and
+   never when it has other links (a hard link planted to a victim file). */
+static int
+retry_open_locked(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && make_parent_dir(path) == 0)
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+retry_write(int fd, const char *state, time_t when, const char *error)
+{
+	char text[64 + REMOTE_DOC_ERROR_MAX];
+	int len = snprintf(text, sizeof(text), "%s %lld\n%s\n", state, (long long)when,
+			   error != NULL ? error : "");
+
+	if (len >= (int)sizeof(text))
+		len = (int)sizeof(text) - 1;
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) != len)
+		(void)ftruncate(fd, 0);
+}
+
 static void
 record_attempt(const char *retry_path, const char *state, time_t when, const char *error)
 {
-	char text[64 + REMOTE_DOC_ERROR_MAX];
+	int fd;
 
-	if (retry_path == NULL)
+	if (retry_path == NULL || (fd = retry_open_locked(retry_path)) < 0)
 		return;
-	snprintf(text, sizeof(text), "%s %lld\n%s\n", state, (long long)when,
-		 error != NULL ? error : "");
-	write_small_file(retry_path, text);
+	retry_write(fd, state, when, error);
+	close(fd);
 }
 
-/* Whether an attempt recorded by any process within retry_interval forbids
-   one now: a failed one always, a pending one (it may have been cut short
-   by its process's exit) when the caller has a usable copy to serve.
-   Merges it into the process state. */
+/* Whether the recorded attempt (text) forbids one now: one within
+   retry_interval, failed, or pending (it may have been cut short by its
+   process's exit) when the caller has a usable copy to serve. Merges it
+   into the process state. */
 static bool
-recorded_backoff(struct moa2_remote_doc *doc, time_t now, bool usable)
+retry_backoff(struct moa2_remote_doc *doc, char *text, time_t now, bool usable)
 {
 	struct doc_shared *s = doc->shared;
-	char text[64 + REMOTE_DOC_ERROR_MAX], state[16], *nl;
+	char state[16], *nl;
 	long long when;
 	bool failed;
 
-	if (doc->retry_path == NULL || read_small_file(doc->retry_path, text, sizeof(text)) < 0 ||
-	    sscanf(text, "%15s %lld", state, &when) != 2 ||
+	if (sscanf(text, "%15s %lld", state, &when) != 2 ||
 	    now < when || now - when >= (long long)doc->set.retry_interval)
 		return false;
 	failed = strcmp(state, "failed") == 0;
@@ -496,6 +530,29 @@ recorded_backoff(struct moa2_remote_doc *doc, time_t now, bool usable)
 	return true;
 }
 
+/* Claims the next attempt for every process: false when a recorded one
+   forbids it (live: never), else "pending NOW" is recorded. Without a
+   usable PATH.retry attempts are not coordinated (true). */
+static bool
+claim_attempt(struct moa2_remote_doc *doc, time_t now, bool usable, bool live)
+{
+	char text[64 + REMOTE_DOC_ERROR_MAX];
+	bool backoff = false;
+	ssize_t n;
+	int fd;
+
+	if (doc->retry_path == NULL || (fd = retry_open_locked(doc->retry_path)) < 0)
+		return true;
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	text[n < 0 ? 0 : n] = '\0';
+	if (!live)
+		backoff = retry_backoff(doc, text, now, usable);
+	if (!backoff)
+		retry_write(fd, "pending", now, NULL);
+	close(fd);
+	return !backoff;
+}
+
 /* ------------------------------------------------ fetching */
 
 static bool
@@ -505,20 +562,39 @@ may_attempt(const struct doc_shared *s, const struct moa2_remote_doc *doc, time_
 		now - s->last_attempt >= (time_t)doc->set.retry_interval;
 }
 
-/* Takes the fetch slot (state_lock held): false when one is in flight or
-   retry_interval forbids one. */
+/* Takes the process's fetch slot (state_lock held): false when a fetch
+   is in flight or retry_interval forbids one. */
 static bool
-begin_attempt(struct moa2_remote_doc *doc, time_t now, bool live)
+take_slot(struct moa2_remote_doc *doc, time_t now, bool live)
 {
 	struct doc_shared *s = doc->shared;
 
 	if (s->busy || (!live && !may_attempt(s, doc, now)))
 		return false;
 	s->busy = true;
-	s->attempted = true;
-	s->last_attempt = now;
-	doc->fetch_count++;
 	return true;
+}
+
+/* The slot taken, then the claim of all processes: the attempt is on
+   (true), or the slot is given back (false). */
+static bool
+begin_attempt(struct moa2_remote_doc *doc, time_t now, bool usable, bool live)
+{
+	struct doc_shared *s = doc->shared;
+	bool claimed = claim_attempt(doc, now, usable, live);
+
+	pthread_mutex_lock(&state_lock);
+	if (claimed) {
+		s->attempted = true;
+		s->last_attempt = now;
+	} else {
+		s->busy = false;
+		pthread_cond_broadcast(&state_cond);
+	}
+	pthread_mutex_unlock(&state_lock);
+	if (claimed)
+		doc->fetch_count++;
+	return claimed;
 }
 
 /* One GET: 0 with a 200 answer in resp, -1 with a reason in error. */
@@ -664,24 +740,15 @@ fetch_now(struct moa2_remote_doc *doc, time_t now, bool usable, bool live)
 	struct doc_shared *s = doc->shared;
 	struct moa2_http_response resp;
 	char error[REMOTE_DOC_ERROR_MAX];
-	bool mine = false, waited = false;
+	bool mine = false;
 
 	pthread_mutex_lock(&state_lock);
-	if (s->busy) {
+	if (s->busy)
 		wait_idle_locked(s);
-		waited = true;
-	}
+	else
+		mine = take_slot(doc, now, live);
 	pthread_mutex_unlock(&state_lock);
-	if (!waited && (live || !recorded_backoff(doc, now, usable))) {
-		pthread_mutex_lock(&state_lock);
-		if (s->busy)
-			wait_idle_locked(s);
-		else
-			mine = begin_attempt(doc, now, live);
-		pthread_mutex_unlock(&state_lock);
-	}
-	if (mine) {
-		record_attempt(doc->retry_path, "pending", now, NULL);
+	if (mine && begin_attempt(doc, now, usable, live)) {
 		if (http_fetch(doc->http, doc->url, &resp, error, sizeof(error)) < 0) {
 			record_attempt(doc->retry_path, "failed", now, error);
 			finish_attempt(s, now, NULL, error);
@@ -773,16 +840,10 @@ refresh_in_background(struct moa2_remote_doc *doc, time_t now)
 	bool mine;
 
 	pthread_mutex_lock(&state_lock);
-	mine = !s->busy && may_attempt(s, doc, now);
+	mine = take_slot(doc, now, false);
 	pthread_mutex_unlock(&state_lock);
-	if (!mine || recorded_backoff(doc, now, true))
+	if (!mine || !begin_attempt(doc, now, true, false))
 		return;
-	pthread_mutex_lock(&state_lock);
-	mine = begin_attempt(doc, now, false);
-	pthread_mutex_unlock(&state_lock);
-	if (!mine)
-		return;
-	record_attempt(doc->retry_path, "pending", now, NULL);
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		abort();
 	job->url = moa2_strdup(doc->url);

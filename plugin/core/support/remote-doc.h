@@ -20,16 +20,19 @@
      (no usable copy, or refresh asked for) waits for the fetch in flight
      instead of starting another, and every document adopts the result;
    - an attempt is recorded in PATH.retry of the cache dir ("pending" when
-     it starts, "failed" when it failed; removed when it succeeded), so that
-     another process does not retry within retry_interval either: with a
-     usable copy it serves the copy, without one it fails at once after a
-     recorded failure.
+     it starts, "failed" when it failed; removed when it succeeded; read
+     and claimed under an flock(), so two processes never both start one),
+     and another process does not retry within retry_interval either: with
+     a usable copy it serves the copy, without one it fails at once after
+     a recorded failure.
 
    Failure behaviour: a fetch that fails or yields a document the validator
    refuses never replaces the good copy. No copy at all means "unavailable",
    which callers turn into a temporary failure. Files of the cache dir are
    written through temp files created with O_EXCL|O_NOFOLLOW and renamed,
-   and read with O_NOFOLLOW: a symlink planted there is never followed. */
+   and read with O_NOFOLLOW; PATH.retry is opened O_NOFOLLOW and refused
+   when it has other links: a symlink or hard link planted there never
+   redirects a write. */
 
 #include "mail-oauth2/common.h"
 #include "mail-oauth2/log.h"
