@@ -3,7 +3,9 @@
    a document (object, issuer, endpoint members), and that both of its
    users, the verifier and the token client, follow it: a malformed member
    makes the document invalid for either, and a good copy they hold stays
-   in use when a later fetch brings a malformed one. The provider is the
+   in use when a later fetch brings a malformed one; a stale document
+   serves at once while a provider that never answers is asked in the
+   background. The provider is the
    project's fault server over TLS on loopback (tests/support). */
 
 #include "config.h"

@@ -9,9 +9,14 @@
    Network part: the project's fault-injecting server
    (tests/support/fault-server.py) on loopback plain http, started
    and stopped per test: the unknown-kid refetch limit, cached keys while
-   the provider is down, and introspection (active must be exactly true,
-   results cached, HTTP 500 is a temporary failure). python3 is required:
-   without it these tests fail. */
+   the provider is down, stale keys with a provider that never answers
+   (served at once, one background refresh per process also across
+   threads, an unknown kid a bounded temporary failure, the failed attempt
+   recorded in cache_dir for the next process), symlinks and hard links
+   planted in cache_dir, provider names as cache file names, and
+   introspection (active must be exactly true, results cached, HTTP 500 is
+   a temporary failure). python3 is required: without it these tests
+   fail. */
 
 #include "config.h"
 #include "test-common.h"
