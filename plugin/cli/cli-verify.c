@@ -243,6 +243,9 @@ cli_cmd_verify(const struct cli_command *cmd, int argc, char *argv[])
 		fprintf(stderr, "jwks_fetches=%u\n", moa2_verifier_jwks_fetch_count(verifier));
 out:
 	cli_input_clear(&input);
+	/* the results are out before a background key refresh still running
+	   is waited for (bounded by http_timeout) */
+	fflush(stdout);
 	moa2_verifier_destroy(&verifier);
 	moa2_verify_config_free(&config);
 	return status;

@@ -479,8 +479,9 @@ main(int argc, char *argv[])
 	}
 	qsort(lat, count, sizeof(*lat), cmp_double);
 	printf("auths=%zu ok=%zu failed=%zu seconds=%.3f auths_per_s=%.0f "
-	       "p50_ms=%.3f p99_ms=%.3f\n", count, ok, failed, elapsed, count / elapsed,
-	       lat[count / 2] * 1e3, lat[(size_t)(count * 0.99)] * 1e3);
+	       "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n", count, ok, failed, elapsed,
+	       count / elapsed, lat[count / 2] * 1e3, lat[(size_t)(count * 0.99)] * 1e3,
+	       lat[count - 1] * 1e3);
 	printf("cpu_us_per_auth auth=%.1f auth_worker=%.1f total=%.1f client=%.1f\n",
 	       auth_ticks * 1e6 / hz / count, worker_ticks * 1e6 / hz / count,
 	       (auth_ticks + worker_ticks) * 1e6 / hz / count, client_cpu / count);

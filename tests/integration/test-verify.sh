@@ -8,13 +8,16 @@
 #  2. fault-server.py as the provider, with keys and tokens from
 #     jwt-tool.py: key rotation, outages (stale-if-error, the on-disk JWKS
 #     after a restart), a kid flood, timeouts, bad answers, Cache-Control,
-#     and every claim/header rejection by its reason code;
+#     and every claim/header rejection by its reason code; login latency
+#     with stale cached keys and a provider that never answers, side by
+#     side with a healthy one (issue 9 item 5);
 #  3. no token or client secret in any output or log.
 # The CLI reads all of stdin before verifying, so "something happens in
 # the middle of one process" is arranged with a slow introspection request
 # in the middle of an --each-line batch: a background job waits until the
 # slow server has received that request, then changes the provider.
-# Env: MAIL_OAUTH2 (the CLI), KEEP_WORK=1 (keep the temp dir).
+# Env: MAIL_OAUTH2 (the CLI), KEEP_WORK=1 (keep the temp dir),
+# MOA2_LAT_LOGINS (logins per side of the latency comparison, default 60).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/common.sh"
@@ -719,6 +722,132 @@ $good" --each-line --stats
 check_eq "max-age=600 clamped by jwks_cache_max 1 s: refetched after the pause" \
 	"$(fetches_of "$err")/$(fault_stats idp /jwks.json)" "2/2"
 fault_ctl idp '{"path": "/jwks.json", "clear": true}'
+
+# ---------------------------------------------------------------- a provider that never answers
+# Issue 9 item 5. Keys and discovery cached on disk but stale (an hour
+# old: past jwks_cache_min, within jwks_stale_max); every login a new
+# process, as in the issue. Two providers with the same keys, measured
+# side by side (A B A B): "ok" answers, "hang" accepts every connection and
+# never answers. The time is until the CLI printed its result (a login's
+# latency; a background refresh still running then gets to finish before
+# the process ends). Logins the cached keys can serve must not wait for
+# the dead provider; an unknown kid is a temporary failure, not a hang.
+LAT_ROOT=$WORK/hang-root
+mkdir -p "$LAT_ROOT/.well-known"
+if ! fault_start hang "$LAT_ROOT"; then
+	not_ok "the never-answering fault server starts"
+	summary verify
+fi
+H=$(fault_url hang)
+printf '{"issuer": "%s", "jwks_uri": "%s/jwks.json"}\n' "$H" "$H" \
+	>"$LAT_ROOT/.well-known/openid-configuration"
+cp "$ROOT/jwks.json" "$LAT_ROOT/jwks.json"
+# lat_conf NAME ISSUER [PROVIDER_LINES]: http_timeout 2 s, cache dir $WORK/cache-NAME
+lat_conf() {
+	write_conf "$WORK/$1.conf" "cache_dir = $WORK/cache-$1" "[provider fault]
+issuer = $2
+audience = mail-f
+required_scopes = mail
+${3:-}"
+	sed -i 's/^http_connect_timeout = 2s$/http_connect_timeout = 1s/; s/^http_timeout = 5s$/http_timeout = 2s/' \
+		"$WORK/$1.conf"
+	mkdir -p "$WORK/cache-$1"
+}
+lat_conf lat-ok "$F"
+lat_conf lat-hang "$H"
+tok_h=$(mint k1 "{\"iss\": \"$H\"}")
+tok_h9=$(mint k9 "{\"iss\": \"$H\"}")
+remember_token "$tok_h"
+remember_token "$tok_h9"
+expect "never answers: the keys are fetched while the provider is up" \
+	0 "accepted user=alice provider=fault" "$WORK/lat-hang.conf" "$tok_h"
+expect "healthy twin: the keys are fetched" \
+	0 "accepted user=alice provider=fault" "$WORK/lat-ok.conf" "$good"
+touch -d "@$old" "$WORK"/cache-lat-ok/fault.* "$WORK"/cache-lat-hang/fault.*
+fault_ctl hang '{"path": "/jwks.json", "mode": "slow", "delay": 600}'
+fault_ctl hang '{"path": "/.well-known/openid-configuration", "mode": "slow", "delay": 600}'
+fault_ctl hang '{"reset_stats": true}'
+LAT=$WORK/lat
+mkdir -p "$LAT"
+printf '%s\n' "$good" >"$LAT/ok.tok"
+printf '%s\n' "$tok_h" >"$LAT/hang.tok"
+printf '%s\n' "$tok_h9" >"$LAT/hang9.tok"
+# latency N CONF_A TOKEN_A CONF_B TOKEN_B: N logins each, interleaved;
+# prints "A p50 p99 max accepted / B p50 p99 max accepted" (ms)
+latency() {
+	python3 - "$MAIL_OAUTH2" "$@" <<'PY'
+import subprocess, sys, time
+cli, n = sys.argv[1], int(sys.argv[2])
+runs = [(sys.argv[3], sys.argv[4]), (sys.argv[5], sys.argv[6])]
+times, accepted = [[], []], [0, 0]
+for _ in range(n):
+    for i, (conf, tok) in enumerate(runs):
+        with open(tok, "rb") as f:
+            t0 = time.monotonic()
+            p = subprocess.Popen([cli, "verify", "-c", conf], stdin=f,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            line = p.stdout.readline().decode()
+            times[i].append((time.monotonic() - t0) * 1000)
+            p.stdout.read()
+            p.wait()
+        accepted[i] += line.startswith("accepted user=alice provider=fault")
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+print(" / ".join("%.1f %.1f %.1f %d" % (pct(t, 0.5), pct(t, 0.99), max(t), a)
+                 for t, a in zip(times, accepted)))
+PY
+}
+LAT_N=${MOA2_LAT_LOGINS:-60}
+lat=$(latency $LAT_N "$WORK/lat-ok.conf" "$LAT/ok.tok" "$WORK/lat-hang.conf" "$LAT/hang.tok")
+set -- $lat
+ok_p50=$1 ok_p99=$2 ok_max=$3 ok_acc=$4 hang_p50=$6 hang_p99=$7 hang_max=$8 hang_acc=$9
+echo "# login latency, $LAT_N new processes each, stale cached keys, side by side (ms):"
+echo "#   provider answers:       p50 $ok_p50  p99 $ok_p99  max $ok_max"
+echo "#   provider never answers: p50 $hang_p50  p99 $hang_p99  max $hang_max  (http_timeout 2000)"
+check_eq "never answers: all $LAT_N logins accepted from the cached keys" "$hang_acc" "$LAT_N"
+check_eq "healthy twin: all $LAT_N logins accepted" "$ok_acc" "$LAT_N"
+check "never answers: p50 within 20 ms of the healthy case ($hang_p50 vs $ok_p50 ms)" \
+	python3 -c "import sys; sys.exit(not $hang_p50 <= $ok_p50 + 20)"
+check "never answers: p99 within 50 ms of the healthy case ($hang_p99 vs $ok_p99 ms)" \
+	python3 -c "import sys; sys.exit(not $hang_p99 <= $ok_p99 + 50)"
+check "never answers: no login waited for the provider (max $hang_max ms < 1000)" \
+	python3 -c "import sys; sys.exit(not $hang_max < 1000)"
+check_eq "never answers: one JWKS and one discovery request for all $LAT_N processes" \
+	"$(fault_stats hang /jwks.json)/$(fault_stats hang /.well-known/openid-configuration)" "1/1"
+check "never answers: the failed attempt is recorded in the cache dir" \
+	grep -q '^failed ' "$WORK/cache-lat-hang/fault.jwks.json.retry"
+# an unknown kid: within the back-off a tempfail at once; past it (a copy
+# of the cache, nothing recorded) after one bounded attempt
+start=$(now_ms)
+expect "never answers, unknown kid (within the back-off): tempfail" \
+	2 "tempfail reason=unavailable provider=fault" "$WORK/lat-hang.conf" "$tok_h9"
+ms=$(elapsed_ms "$start")
+check "never answers, unknown kid within the back-off: at once (${ms} ms < 1000)" test "$ms" -lt 1000
+lat_conf lat-hang2 "$H" "jwks_refetch_interval = 4s"
+cp -p "$WORK"/cache-lat-hang/fault.jwks.json "$WORK"/cache-lat-hang/fault.discovery.json \
+	"$WORK/cache-lat-hang2/"
+fault_ctl hang '{"reset_stats": true}'
+start=$(now_ms)
+expect "never answers, unknown kid, no attempt recorded: tempfail" \
+	2 "tempfail reason=unavailable provider=fault" "$WORK/lat-hang2.conf" "$tok_h9"
+ms=$(elapsed_ms "$start")
+echo "# unknown kid, provider never answers: tempfail after ${ms} ms (one attempt, http_timeout 2000)"
+check "never answers, unknown kid: one bounded attempt, not a hang (${ms} ms <= 4500)" \
+	test "$ms" -le 4500
+check_eq "never answers, unknown kid: one JWKS request" "$(fault_stats hang /jwks.json)" 1
+start=$(now_ms)
+verify "$WORK/lat-hang2.conf" "$tok_h9
+$tok_h9
+$tok_h9
+$tok_h" --each-line
+ms=$(elapsed_ms "$start")
+check_eq "never answers, more unknown kids then a known one (one process): tempfail x3, accepted" \
+	"$(results_of "$res" | tr '\n' '|')" \
+	"tempfail reason=unavailable provider=fault|tempfail reason=unavailable provider=fault|tempfail reason=unavailable provider=fault|accepted user=alice provider=fault|"
+check "never answers, the unknown kids: no refetch storm (${ms} ms < 1000, JWKS requests $(fault_stats hang /jwks.json))" \
+	test "$ms" -lt 1000 -a "$(fault_stats hang /jwks.json)" = 1
+rm -rf "$LAT"
 
 # ================================================================ part 3
 # no token, signature part or client secret in any output or log

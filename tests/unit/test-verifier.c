@@ -9,9 +9,14 @@
    Network part: the project's fault-injecting server
    (tests/support/fault-server.py) on loopback plain http, started
    and stopped per test: the unknown-kid refetch limit, cached keys while
-   the provider is down, and introspection (active must be exactly true,
-   results cached, HTTP 500 is a temporary failure). python3 is required:
-   without it these tests fail. */
+   the provider is down, stale keys with a provider that never answers
+   (served at once, one background refresh per process also across
+   threads, an unknown kid a bounded temporary failure, the failed attempt
+   recorded in cache_dir for the next process), symlinks and hard links
+   planted in cache_dir, provider names as cache file names, and
+   introspection (active must be exactly true, results cached, HTTP 500 is
+   a temporary failure). python3 is required: without it these tests
+   fail. */
 
 #include "config.h"
 #include "test-common.h"
@@ -24,6 +29,7 @@
 #include "mail-oauth2/verify-config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1254,6 +1260,474 @@ START_TEST(test_restart_provider_down_persisted_keys)
 }
 END_TEST
 
+/* ------------------------------------------------ a slow or dead provider */
+
+/* A file's text (malloc()ed), or NULL when it cannot be read. */
+static char *
+read_file_or_null(const char *path)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+static void
+write_text_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Milliseconds since t0 (monotonic). */
+static int64_t
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* verify, timed: the result in r, the milliseconds returned */
+static int64_t
+verify_timed(struct engine *e, const char *token, struct moa2_verify_result *r)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	verify(e, token, NULL, r);
+	return ms_since(&t0);
+}
+
+/* The provider accepts connections to path and never answers (within
+   any timeout of these tests). */
+static void
+server_hang(const char *path)
+{
+	char query[URL_MAX];
+
+	snprintf(query, sizeof(query), "path=%s&mode=slow&delay=120", path);
+	server_control(query);
+}
+
+/* Waits (at most 5 s) until the server has seen n requests for path. */
+static void
+wait_server_count(const char *path, int64_t n)
+{
+	for (int i = 0; i < 500 && server_count(path) < n; i++)
+		tc_sleep_ms(10);
+	ck_assert_int_eq(server_count(path), n);
+}
+
+/* An RS256 token valid for two hours from t0 (kid: KEY_RSA's, or kid). */
+static char *
+real_clock_token(time_t t0, const char *kid)
+{
+	char claims[256], header[128];
+
+	snprintf(claims, sizeof(claims), "{" C_ISS "," C_AUD "," C_USER ",\"exp\":%lld}",
+		 (long long)t0 + 7200);
+	if (kid != NULL)
+		snprintf(header, sizeof(header), "{\"alg\":\"RS256\",\"kid\":\"%s\"}", kid);
+	return make_token(SIGN_KEY, "RS256", KEY_RSA, kid != NULL ? header : NULL, claims);
+}
+
+#define HANG_TIMEOUT_MS 2000
+/* A login that cached keys can serve: far below the HTTP timeout */
+#define FAST_MS 500
+
+static void
+hang_config(char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "allow_http_loopback = yes\nhttp_connect_timeout = 1s\nhttp_timeout = 2s\n"
+		 "cache_dir = %s\n[provider net]\nmode = jwt\nissuer = " ISSUER "\n"
+		 "jwks_uri = %s\naudience = mail\n", cache_dir, server_url("/jwks.json"));
+}
+
+static void
+assert_fast_accept(struct engine *e, const char *token, const char *what)
+{
+	struct moa2_verify_result r;
+	int64_t ms = verify_timed(e, token, &r);
+
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, what);
+	moa2_verify_result_clear(&r);
+	ck_assert_msg(ms < FAST_MS, "%s: %lld ms", what, (long long)ms);
+}
+
+/* Issue 9 item 5: keys cached but stale, the provider accepts the
+   connection and never answers. Logins the keys can serve never wait for
+   it (the refresh runs in the background, once); an unknown kid is a
+   temporary failure after at most that one bounded attempt; the failed
+   attempt is remembered in the cache dir, so a new process (a restart)
+   does not try again at once either. */
+START_TEST(test_stale_keys_provider_hangs)
+{
+	char config[CONFIG_MAX], path[TMP_DIR_MAX + 128], *text;
+	struct engine e;
+	struct moa2_verify_result r;
+	/* the persisted copy is dated by its file's mtime: the real clock */
+	time_t t0 = time(NULL);
+	char *known = real_clock_token(t0, NULL);
+	char *unknown = real_clock_token(t0, "k-unknown");
+	int64_t ms;
+
+	pinned_now = t0;
+	new_cache_dir();
+	hang_config(config, sizeof(config));
+	engine_create(&e, config);
+	assert_fast_accept(&e, known, "provider up");
+	ck_assert_int_eq(server_count("/jwks.json"), 1);
+
+	server_hang("/jwks.json");
+	pinned_now = t0 + 1800; /* past the keys' freshness, within jwks_stale_max */
+	for (int i = 0; i < 20; i++)
+		assert_fast_accept(&e, known, "stale keys, provider hangs");
+	/* exactly one refresh went out, in the background */
+	wait_server_count("/jwks.json", 2);
+	ck_assert_uint_eq(moa2_verifier_jwks_fetch_count(e.verifier), 2);
+
+	/* an unknown kid waits for the attempt in flight (bounded), never
+	   starts another, and is a temporary failure */
+	ms = verify_timed(&e, unknown, &r);
+	assert_result(&r, MOA2_OUTCOME_TEMPFAIL, MOA2_VERIFY_UNAVAILABLE, "unknown kid, hangs");
+	moa2_verify_result_clear(&r);
+	ck_assert_msg(ms < HANG_TIMEOUT_MS + 1000, "unknown kid: %lld ms", (long long)ms);
+	/* then at once: the failure is remembered for jwks_refetch_interval */
+	ms = verify_timed(&e, unknown, &r);
+	assert_result(&r, MOA2_OUTCOME_TEMPFAIL, MOA2_VERIFY_UNAVAILABLE, "unknown kid again");
+	moa2_verify_result_clear(&r);
+	ck_assert_msg(ms < FAST_MS, "unknown kid again: %lld ms", (long long)ms);
+	assert_fast_accept(&e, known, "stale keys after the failed refresh");
+	ck_assert_int_eq(server_count("/jwks.json"), 2);
+	ck_assert_msg(strstr(log_text, "fetching the JWKS from") != NULL, "%s", log_text);
+	engine_destroy(&e);
+
+	/* a new process: the failed attempt is recorded beside the keys */
+	snprintf(path, sizeof(path), "%s/net.jwks.json.retry", cache_dir);
+	text = read_file_or_null(path);
+	ck_assert_msg(text != NULL && strncmp(text, "failed ", 7) == 0, "%s: %s", path,
+		      text != NULL ? text : "(missing)");
+	free(text);
+	pinned_now = t0 + 1810;
+	engine_create(&e, config);
+	assert_fast_accept(&e, known, "new process, stale keys, recorded failure");
+	ms = verify_timed(&e, unknown, &r);
+	assert_result(&r, MOA2_OUTCOME_TEMPFAIL, MOA2_VERIFY_UNAVAILABLE, "new process, unknown kid");
+	moa2_verify_result_clear(&r);
+	ck_assert_msg(ms < FAST_MS, "new process, unknown kid: %lld ms", (long long)ms);
+	ck_assert_int_eq(server_count("/jwks.json"), 2);
+	ck_assert_uint_eq(moa2_verifier_jwks_fetch_count(e.verifier), 0);
+	/* past jwks_refetch_interval: one new attempt (in the background) */
+	pinned_now = t0 + 1810 + 61;
+	assert_fast_accept(&e, known, "new process, after the back-off");
+	wait_server_count("/jwks.json", 3);
+	engine_destroy(&e);
+	pinned_now = NOW;
+	free(known);
+	free(unknown);
+}
+END_TEST
+
+/* Stale keys, the provider answers: the login does not wait, the
+   background refresh's keys are adopted (fresh again: no further fetch)
+   and persisted, and no attempt stays recorded. */
+START_TEST(test_stale_keys_refreshed_in_background)
+{
+	char config[CONFIG_MAX], path[TMP_DIR_MAX + 128];
+	struct engine e;
+	time_t t0 = time(NULL);
+	char *known = real_clock_token(t0, NULL);
+	struct stat before, after;
+
+	pinned_now = t0;
+	new_cache_dir();
+	hang_config(config, sizeof(config));
+	engine_create(&e, config);
+	assert_fast_accept(&e, known, "first fetch");
+	snprintf(path, sizeof(path), "%s/net.jwks.json", cache_dir);
+	ck_assert_int_eq(stat(path, &before), 0);
+	server_control("path=/jwks.json&mode=slow&delay=0.3");
+	pinned_now = t0 + 1800;
+	assert_fast_accept(&e, known, "stale keys, slow provider");
+	wait_server_count("/jwks.json", 2);
+	/* taken by a later login once the fetch is done (at most 5 s) */
+	for (int i = 0; i < 100; i++) {
+		tc_sleep_ms(50);
+		assert_fast_accept(&e, known, "while refreshing");
+		ck_assert_int_eq(stat(path, &after), 0);
+		if (after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+		    after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)
+			break;
+	}
+	ck_assert_int_eq(stat(path, &after), 0);
+	ck_assert_msg(after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+		      after.st_mtim.tv_nsec != before.st_mtim.tv_nsec,
+		      "the refreshed key set was not persisted");
+	/* fresh again: 100 s later (past jwks_refetch_interval) no fetch */
+	pinned_now = t0 + 1900;
+	assert_fast_accept(&e, known, "refreshed keys");
+	tc_sleep_ms(100);
+	ck_assert_int_eq(server_count("/jwks.json"), 2);
+	ck_assert_uint_eq(moa2_verifier_jwks_fetch_count(e.verifier), 2);
+	snprintf(path, sizeof(path), "%s/net.jwks.json.retry", cache_dir);
+	ck_assert_msg(access(path, F_OK) < 0, "%s left behind", path);
+	engine_destroy(&e);
+	pinned_now = NOW;
+	free(known);
+}
+END_TEST
+
+/* No usable copy and a failed attempt recorded by another process: a
+   temporary failure at once, without a request. */
+START_TEST(test_recorded_failure_no_copy)
+{
+	char config[CONFIG_MAX], path[TMP_DIR_MAX + 128], text[64];
+	struct engine e;
+	struct moa2_verify_result r;
+	char *known = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL, NULL);
+	int64_t ms;
+
+	pinned_now = NOW;
+	new_cache_dir();
+	ck_assert_int_eq(mkdir(cache_dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/net.jwks.json.retry", cache_dir);
+	snprintf(text, sizeof(text), "failed %lld\nconnection timed out\n", (long long)NOW - 5);
+	write_text_file(path, text);
+	hang_config(config, sizeof(config));
+	engine_create(&e, config);
+	ms = verify_timed(&e, known, &r);
+	assert_result(&r, MOA2_OUTCOME_TEMPFAIL, MOA2_VERIFY_UNAVAILABLE, "recorded failure");
+	ck_assert_msg(strstr(r.detail, "connection timed out") != NULL, "%s", r.detail);
+	moa2_verify_result_clear(&r);
+	ck_assert_msg(ms < FAST_MS, "recorded failure: %lld ms", (long long)ms);
+	ck_assert_int_eq(server_count("/jwks.json"), 0);
+	/* a "pending" record (its process may have died) does not stop a
+	   process that has no copy */
+	snprintf(text, sizeof(text), "pending %lld\n\n", (long long)NOW + 60);
+	write_text_file(path, text);
+	pinned_now = NOW + 61;
+	verify(&e, known, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "pending record, no copy");
+	moa2_verify_result_clear(&r);
+	ck_assert_int_eq(server_count("/jwks.json"), 1);
+	/* success removes the record */
+	ck_assert_int_eq(access(path, F_OK), -1);
+	engine_destroy(&e);
+	pinned_now = NOW;
+	free(known);
+}
+END_TEST
+
+#define HANG_THREADS 4
+#define HANG_LOGINS 25
+
+struct hang_thread {
+	const struct moa2_verify_config *cfg;
+	const char *token;
+	pthread_t tid;
+	unsigned int accepted;
+	int64_t max_ms;
+};
+
+static void *
+hang_thread_main(void *context)
+{
+	struct hang_thread *t = context;
+	struct moa2_verifier *v;
+	char *error = NULL;
+
+	if (moa2_verifier_create(t->cfg, NULL, &v, &error) < 0)
+		return NULL;
+	moa2_verifier_set_clock(v, test_clock, &pinned_now);
+	for (int i = 0; i < HANG_LOGINS; i++) {
+		struct moa2_verify_result r;
+		struct timespec t0;
+		int64_t ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		moa2_verify_token(v, t->token, strlen(t->token), NULL, &r);
+		ms = ms_since(&t0);
+		if (r.outcome == MOA2_OUTCOME_ACCEPTED)
+			t->accepted++;
+		if (ms > t->max_ms)
+			t->max_ms = ms;
+		moa2_verify_result_clear(&r);
+	}
+	moa2_verifier_destroy(&v);
+	return NULL;
+}
+
+/* Threads mode (one verifier per thread, the cache dir shared): stale
+   keys, a provider that never answers: every thread's logins are served
+   at once, and one refresh goes out for the whole process. */
+START_TEST(test_stale_keys_threads_one_refresh)
+{
+	char config[CONFIG_MAX];
+	struct engine e;
+	struct hang_thread threads[HANG_THREADS];
+	time_t t0 = time(NULL);
+	char *known = real_clock_token(t0, NULL);
+
+	pinned_now = t0;
+	new_cache_dir();
+	hang_config(config, sizeof(config));
+	engine_create(&e, config);
+	assert_fast_accept(&e, known, "provider up");
+	engine_destroy(&e);
+	ck_assert_int_eq(server_count("/jwks.json"), 1);
+
+	server_hang("/jwks.json");
+	pinned_now = t0 + 1800;
+	engine_create(&e, config);
+	for (unsigned int i = 0; i < HANG_THREADS; i++) {
+		threads[i] = (struct hang_thread){ .cfg = e.cfg, .token = known };
+		ck_assert_int_eq(pthread_create(&threads[i].tid, NULL, hang_thread_main,
+						&threads[i]), 0);
+	}
+	for (unsigned int i = 0; i < HANG_THREADS; i++) {
+		ck_assert_int_eq(pthread_join(threads[i].tid, NULL), 0);
+		ck_assert_uint_eq(threads[i].accepted, HANG_LOGINS);
+		ck_assert_msg(threads[i].max_ms < FAST_MS, "thread %u: slowest login %lld ms", i,
+			      (long long)threads[i].max_ms);
+	}
+	wait_server_count("/jwks.json", 2);
+	tc_sleep_ms(200);
+	ck_assert_int_eq(server_count("/jwks.json"), 2);
+	engine_destroy(&e);
+	pinned_now = NOW;
+	free(known);
+}
+END_TEST
+
+/* ------------------------------------------------ the cache dir */
+
+/* Symlinks planted in the cache dir redirect no write (the temp files
+   are created O_EXCL|O_NOFOLLOW) and feed no keys (read O_NOFOLLOW). */
+START_TEST(test_cache_dir_symlinks)
+{
+	char config[CONFIG_MAX], victim[TMP_DIR_MAX + 64], victim2[TMP_DIR_MAX + 64];
+	char lpath[TMP_DIR_MAX + 160], *text, *unknown;
+	struct engine e;
+	struct moa2_verify_result r;
+	char *known = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL, NULL);
+
+	pinned_now = NOW;
+	new_cache_dir();
+	ck_assert_int_eq(mkdir(cache_dir, 0755), 0);
+	snprintf(victim, sizeof(victim), "%s/victim-%ld", tmp_dir, (long)getpid());
+	write_text_file(victim, "precious\n");
+	for (unsigned int i = 0; i < 64; i++) {
+		snprintf(lpath, sizeof(lpath), "%s/net.jwks.json.tmp.%ld.%u", cache_dir,
+			 (long)getpid(), i);
+		ck_assert_int_eq(symlink(victim, lpath), 0);
+		snprintf(lpath, sizeof(lpath), "%s/net.jwks.json.fresh.tmp.%ld.%u", cache_dir,
+			 (long)getpid(), i);
+		ck_assert_int_eq(symlink(victim, lpath), 0);
+		snprintf(lpath, sizeof(lpath), "%s/net.jwks.json.retry.tmp.%ld.%u", cache_dir,
+			 (long)getpid(), i);
+		ck_assert_int_eq(symlink(victim, lpath), 0);
+	}
+	/* the attempt record, updated in place: a hard lpath is refused too */
+	snprintf(victim2, sizeof(victim2), "%s/victim2-%ld", tmp_dir, (long)getpid());
+	write_text_file(victim2, "precious\n");
+	snprintf(lpath, sizeof(lpath), "%s/net.jwks.json.retry", cache_dir);
+	ck_assert_int_eq(link(victim2, lpath), 0);
+	jwks_uri_config(config, sizeof(config));
+	engine_create(&e, config);
+	verify(&e, known, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "planted temp names");
+	moa2_verify_result_clear(&r);
+	engine_destroy(&e);
+	text = read_file_or_null(victim);
+	ck_assert_str_eq(text, "precious\n");
+	free(text);
+	text = read_file_or_null(victim2);
+	ck_assert_str_eq(text, "precious\n");
+	free(text);
+	/* a symlink as the attempt record is not followed either (an unknown
+	   kid makes an attempt, which is recorded) */
+	unlink(lpath);
+	ck_assert_int_eq(symlink(victim2, lpath), 0);
+	unknown = unknown_kid_token();
+	engine_create(&e, config);
+	verify(&e, unknown, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_UNKNOWN_KEY, "unknown kid");
+	moa2_verify_result_clear(&r);
+	engine_destroy(&e);
+	free(unknown);
+	ck_assert_int_eq(server_count("/jwks.json"), 2);
+	text = read_file_or_null(victim2);
+	ck_assert_str_eq(text, "precious\n");
+	free(text);
+
+	/* the cache file itself a symlink to a key set: not read */
+	new_cache_dir();
+	ck_assert_int_eq(mkdir(cache_dir, 0755), 0);
+	snprintf(lpath, sizeof(lpath), "%s/net.jwks.json", cache_dir);
+	ck_assert_int_eq(symlink(jwks_path, lpath), 0);
+	server_control("down=1");
+	jwks_uri_config(config, sizeof(config));
+	engine_create(&e, config);
+	verify(&e, known, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_TEMPFAIL, MOA2_VERIFY_UNAVAILABLE, "symlinked cache file");
+	moa2_verify_result_clear(&r);
+	engine_destroy(&e);
+	pinned_now = NOW;
+	free(known);
+}
+END_TEST
+
+/* A provider's name reaches the cache dir only as one file name in it:
+   section names are [A-Za-z0-9_.-], so no '/' and no way out. */
+START_TEST(test_cache_file_names)
+{
+	char config[CONFIG_MAX], path[TMP_DIR_MAX + 128];
+	struct engine e;
+	struct moa2_verify_result r;
+	char *known = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL, NULL);
+	char *error;
+
+	pinned_now = NOW;
+	new_cache_dir();
+	snprintf(config, sizeof(config),
+		 "allow_http_loopback = yes\nhttp_timeout = 5s\ncache_dir = %s/sub\n"
+		 "[provider ..]\nmode = jwt\nissuer = " ISSUER "\n"
+		 "jwks_uri = %s\naudience = mail\n", cache_dir, server_url("/jwks.json"));
+	ck_assert_int_eq(mkdir(cache_dir, 0755), 0);
+	engine_create(&e, config);
+	verify(&e, known, NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "provider ..");
+	moa2_verify_result_clear(&r);
+	engine_destroy(&e);
+	snprintf(path, sizeof(path), "%s/sub/...jwks.json", cache_dir);
+	ck_assert_msg(access(path, F_OK) == 0, "%s missing", path);
+	snprintf(path, sizeof(path), "%s/.jwks.json", cache_dir);
+	ck_assert_msg(access(path, F_OK) < 0, "%s written outside the cache dir", path);
+
+	error = engine_create_fails("[provider a/../../b]\nmode = jwt\njwks_file = /x\n"
+				    "audience = mail\n");
+	ck_assert_msg(strstr(error, "invalid section name") != NULL, "%s", error);
+	free(error);
+	error = engine_create_fails("[provider a\\b]\nmode = jwt\njwks_file = /x\n"
+				    "audience = mail\n");
+	ck_assert_msg(strstr(error, "invalid section name") != NULL, "%s", error);
+	free(error);
+	free(known);
+}
+END_TEST
+
 static void
 introspection_config(char *buf, size_t size, const char *path)
 {
@@ -1585,6 +2059,12 @@ verifier_suite(void)
 	tcase_add_test(tc, test_provider_down_cached_keys);
 	tcase_add_test(tc, test_provider_down_from_start);
 	tcase_add_test(tc, test_restart_provider_down_persisted_keys);
+	tcase_add_test(tc, test_stale_keys_provider_hangs);
+	tcase_add_test(tc, test_stale_keys_refreshed_in_background);
+	tcase_add_test(tc, test_recorded_failure_no_copy);
+	tcase_add_test(tc, test_stale_keys_threads_one_refresh);
+	tcase_add_test(tc, test_cache_dir_symlinks);
+	tcase_add_test(tc, test_cache_file_names);
 	tcase_add_loop_test(tc, test_introspection, 0,
 			    (int)(sizeof(introspection_cases) / sizeof(introspection_cases[0])));
 	tcase_add_test(tc, test_introspection_cache_bounds);

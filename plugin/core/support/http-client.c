@@ -302,6 +302,30 @@ moa2_http_client_create(const struct moa2_http_settings *settings,
 	return 0;
 }
 
+int
+moa2_http_client_clone(const struct moa2_http_client *c,
+		       struct moa2_http_client **clone_r, const char **error_r)
+{
+	const struct moa2_http_settings set = {
+		.connect_timeout_ms = c->connect_timeout_ms,
+		.total_timeout_ms = c->total_timeout_ms,
+		.max_response = c->max_response,
+		.ca_file = c->ca_file,
+		.ca_dir = c->ca_dir,
+		.ca_blob = c->ca_blob,
+		.ca_blob_len = c->ca_blob_len,
+		.allow_http_loopback = c->allow_http_loopback,
+		.user_agent = c->user_agent,
+	};
+
+	if (moa2_http_client_create(&set, clone_r, error_r) < 0)
+		return -1;
+	/* the blob is gone once the context is built: share the context */
+	if (c->tls != NULL)
+		(*clone_r)->tls = moa2_http_tls_ref(c->tls);
+	return 0;
+}
+
 void
 moa2_http_client_destroy(struct moa2_http_client **client)
 {

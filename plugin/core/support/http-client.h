@@ -81,6 +81,12 @@ int moa2_http_client_create(const struct moa2_http_settings *settings,
 			    struct moa2_http_client **client_r,
 			    const char **error_r) MOA2_ATTR_NODISCARD;
 void moa2_http_client_destroy(struct moa2_http_client **client);
+/* A new client with the settings (and the TLS context, once built) of
+   client, for another thread: the copy shares nothing else with it.
+   Returns 0, or -1 with a static reason in error_r. */
+int moa2_http_client_clone(const struct moa2_http_client *client,
+			   struct moa2_http_client **clone_r,
+			   const char **error_r) MOA2_ATTR_NODISCARD;
 
 /* GET url, with "Authorization: Bearer" when bearer_token is not NULL.
    Returns 0 with a response (any status) or -1 with a reason in error_r,

@@ -60,6 +60,9 @@ struct moa2_http_tls_config {
 int moa2_http_tls_acquire(const struct moa2_http_tls_config *config,
 			  struct moa2_http_tls **tls_r, char *err);
 void moa2_http_tls_release(struct moa2_http_tls **tls);
+/* One more reference to a context (released with moa2_http_tls_release).
+   Thread-safe. */
+struct moa2_http_tls *moa2_http_tls_ref(struct moa2_http_tls *tls);
 
 /* ------------------------------------------------------------ connection */
 

@@ -173,6 +173,15 @@ moa2_http_tls_acquire(const struct moa2_http_tls_config *config,
 	return tls == NULL ? -1 : 0;
 }
 
+struct moa2_http_tls *
+moa2_http_tls_ref(struct moa2_http_tls *tls)
+{
+	pthread_mutex_lock(&tls_cache_lock);
+	tls->refs++;
+	pthread_mutex_unlock(&tls_cache_lock);
+	return tls;
+}
+
 void
 moa2_http_tls_release(struct moa2_http_tls **_tls)
 {

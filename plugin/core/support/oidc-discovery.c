@@ -169,13 +169,13 @@ moa2_oidc_discovery_destroy(struct moa2_oidc_discovery **_d)
 }
 
 int
-moa2_oidc_discovery_get(struct moa2_oidc_discovery *d, time_t now, bool refresh,
+moa2_oidc_discovery_get(struct moa2_oidc_discovery *d, time_t now, unsigned int flags,
 			const struct moa2_oidc_endpoints **endpoints_r,
 			const char **error_r)
 {
 	const char *body;
 	size_t len;
-	int ret = moa2_remote_doc_get(d->doc, now, refresh, &body, &len, error_r);
+	int ret = moa2_remote_doc_get(d->doc, now, flags, &body, &len, error_r);
 
 	*endpoints_r = ret < 0 ? NULL : d->endpoints;
 	return ret;

@@ -65,12 +65,12 @@ moa2_oidc_discovery_create(const struct moa2_oidc_discovery_settings *settings,
 void moa2_oidc_discovery_destroy(struct moa2_oidc_discovery **discovery);
 
 /* The endpoints of the current good copy, fetching first as
-   moa2_remote_doc_get() does (refresh: now, subject to retry_interval).
+   moa2_remote_doc_get() does (flags: enum moa2_remote_doc_flags).
    Returns 1 when the copy changed since the previous call, 0 when it is
    the same, -1 when there is no usable copy (error_r says why). The
    endpoints stay valid until the next call or destroy. */
 int moa2_oidc_discovery_get(struct moa2_oidc_discovery *discovery, time_t now,
-			    bool refresh,
+			    unsigned int flags,
 			    const struct moa2_oidc_endpoints **endpoints_r,
 			    const char **error_r);
 

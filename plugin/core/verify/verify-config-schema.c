@@ -52,7 +52,8 @@ static const struct moa2_config_enum client_auth_words[] = {
 
 static const struct moa2_config_option global_options[] = {
 	G(cache_dir, PATH, "/var/lib/mail-oauth2",
-	  "directory where the last good JWKS of each provider is persisted"),
+	  "directory where the last good JWKS and discovery document of each provider "
+	  "are persisted, with the time of a fetch that failed"),
 	G(ca_file, PATH, NULL,
 	  "CA bundle (PEM) for HTTPS instead of the system default"),
 	G(ca_dir, PATH, NULL,
@@ -138,9 +139,11 @@ static const struct moa2_config_option provider_options[] = {
 	P(jwks_cache_max, DURATION, "24h",
 	  "upper bound for the JWKS Cache-Control max-age"),
 	P(jwks_refetch_interval, DURATION, "60s",
-	  "an unknown kid refetches the JWKS at most once per interval"),
+	  "an unknown kid refetches the JWKS at most once per interval; after a failed "
+	  "fetch no thread or process retries within it"),
 	P(jwks_stale_max, DURATION, "7d",
-	  "how long the last good keys are served while fetching fails"),
+	  "how long the last good keys are served, at once, while they are refreshed "
+	  "in the background or fetching fails"),
 	P_DOC(introspection_url, URL, "from discovery",
 	      "RFC 7662 introspection endpoint"),
 	P_DOC(userinfo_url, URL, "from discovery",

@@ -102,7 +102,7 @@ verify_signature(struct moa2_provider *p, const struct moa2_jws *jws,
 		if (reason != MOA2_VERIFY_UNKNOWN_KEY && reason != MOA2_VERIFY_KEY_TYPE_MISMATCH)
 			goto done;
 	}
-	if (moa2_provider_keys(p, false, &remote, &error) < 0) {
+	if (moa2_provider_keys(p, 0, &remote, &error) < 0) {
 		moa2_result_tempfail(result, "provider %s: no usable key set: %s", p->cfg->name, error);
 		return MOA2_VERIFY_UNAVAILABLE;
 	}
@@ -110,7 +110,7 @@ verify_signature(struct moa2_provider *p, const struct moa2_jws *jws,
 		goto done;
 	reason = moa2_jws_verify(jws, remote, p->alg_mask, &key, &error);
 	if (reason == MOA2_VERIFY_UNKNOWN_KEY) {
-		if (moa2_provider_keys(p, true, &remote, &error) < 0 ||
+		if (moa2_provider_keys(p, MOA2_REMOTE_DOC_REFRESH, &remote, &error) < 0 ||
 		    (moa2_remote_doc_last_fetch_failed(p->jwks_doc) &&
 		     moa2_jws_verify(jws, remote, p->alg_mask, &key, &error) == MOA2_VERIFY_UNKNOWN_KEY)) {
 			/* the key may exist: we just cannot ask */

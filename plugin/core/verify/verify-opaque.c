@@ -115,7 +115,7 @@ ask_provider(struct moa2_provider *p, const char *token, const char *asserted_us
 	result->provider = p->cfg->name;
 	result->scope = p->scope;
 	result->openid_configuration = p->cfg->discovery_url;
-	if (moa2_provider_discover(p, false, &error) < 0) {
+	if (moa2_provider_discover(p, 0, &error) < 0) {
 		moa2_result_tempfail(result, "provider %s: discovery failed: %s", p->cfg->name, error);
 		return;
 	}

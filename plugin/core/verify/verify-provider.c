@@ -116,7 +116,11 @@ moa2_provider_deinit(struct moa2_provider *p)
 /* ------------------------------------------------ discovery and key sets */
 
 /* A provider document's settings: its cache policy, owner "provider
-   NAME", persisted as cache_dir/NAME.SUFFIX. Release with doc_settings_free. */
+   NAME", persisted as cache_dir/NAME.SUFFIX. The config parser allows
+   only [A-Za-z0-9_.-] in a section name, so NAME.SUFFIX is one file name
+   inside cache_dir (no '/'; "." and ".." become "..SUFFIX", "...SUFFIX");
+   a name with a '/' would not be persisted at all. Release with
+   doc_settings_free. */
 static void
 doc_settings(const struct moa2_provider *p, const char *url, const char *suffix,
 	     struct moa2_remote_doc_settings *set_r)
@@ -126,7 +130,7 @@ doc_settings(const struct moa2_provider *p, const char *url, const char *suffix,
 	*set_r = (struct moa2_remote_doc_settings){
 		.url = url,
 		.owner = moa2_strdup_printf("provider %s", p->cfg->name),
-		.cache_path = dir == NULL ? NULL :
+		.cache_path = dir == NULL || strchr(p->cfg->name, '/') != NULL ? NULL :
 			moa2_strdup_printf("%s/%s.%s", dir, p->cfg->name, suffix),
 		.cache_min = p->cfg->jwks_cache_min, .cache_max = p->cfg->jwks_cache_max,
 		.retry_interval = p->cfg->jwks_refetch_interval,
@@ -164,7 +168,7 @@ adopt_endpoint(char **slot, const char *url)
 }
 
 int
-moa2_provider_discover(struct moa2_provider *p, bool refresh, const char **error_r)
+moa2_provider_discover(struct moa2_provider *p, unsigned int flags, const char **error_r)
 {
 	const struct moa2_oidc_endpoints *ep;
 	int ret;
@@ -173,7 +177,7 @@ moa2_provider_discover(struct moa2_provider *p, bool refresh, const char **error
 		return 0;
 	if (p->discovery == NULL)
 		p->discovery = discovery_create(p);
-	ret = moa2_oidc_discovery_get(p->discovery, moa2_verifier_now(p->verifier), refresh,
+	ret = moa2_oidc_discovery_get(p->discovery, moa2_verifier_now(p->verifier), flags,
 				      &ep, error_r);
 	if (ret <= 0)
 		return ret;
@@ -219,7 +223,7 @@ jwks_doc_create(struct moa2_provider *p)
 }
 
 int
-moa2_provider_keys(struct moa2_provider *p, bool refresh,
+moa2_provider_keys(struct moa2_provider *p, unsigned int flags,
 		   const struct moa2_jwks **remote_r, const char **error_r)
 {
 	const char *body;
@@ -229,7 +233,7 @@ moa2_provider_keys(struct moa2_provider *p, bool refresh,
 	*remote_r = NULL;
 	if (p->cfg->jwks_file != NULL)
 		return 0;
-	if (moa2_provider_discover(p, false, error_r) < 0)
+	if (moa2_provider_discover(p, 0, error_r) < 0)
 		return -1;
 	if (p->jwks_uri == NULL) {
 		if (p->cfg->discovery) {
@@ -240,7 +244,7 @@ moa2_provider_keys(struct moa2_provider *p, bool refresh,
 	}
 	if (p->jwks_doc == NULL)
 		p->jwks_doc = jwks_doc_create(p);
-	ret = moa2_remote_doc_get(p->jwks_doc, moa2_verifier_now(p->verifier), refresh,
+	ret = moa2_remote_doc_get(p->jwks_doc, moa2_verifier_now(p->verifier), flags,
 				  &body, &len, error_r);
 	if (ret < 0)
 		return -1;
@@ -299,7 +303,7 @@ report_discovery(struct moa2_provider *p, char *buf, size_t size)
 	if (!p->cfg->discovery)
 		return true;
 	/* fetch now, whatever the caches hold: this is the admin's live check */
-	if (moa2_provider_discover(p, true, &error) < 0 ||
+	if (moa2_provider_discover(p, MOA2_REMOTE_DOC_REFRESH | MOA2_REMOTE_DOC_LIVE, &error) < 0 ||
 	    moa2_oidc_discovery_last_fetch_failed(p->discovery)) {
 		append(buf, size, "  discovery: %s: FAILED%s%s\n", p->cfg->discovery_url,
 		       p->jwks_uri != NULL ? " (using the cached copy)" : ": ",
@@ -319,7 +323,8 @@ report_keys(struct moa2_provider *p, char *buf, size_t size)
 	if (p->cfg->mode != MOA2_VERIFY_MODE_JWT && p->cfg->mode != MOA2_VERIFY_MODE_AUTO)
 		return true;
 	describe_keys(p->local_keys, "local", buf, size);
-	if (moa2_provider_keys(p, true, &remote, &error) < 0) {
+	if (moa2_provider_keys(p, MOA2_REMOTE_DOC_REFRESH | MOA2_REMOTE_DOC_LIVE,
+			       &remote, &error) < 0) {
 		append(buf, size, "  keys: FAILED: %s\n", error);
 		return false;
 	}
