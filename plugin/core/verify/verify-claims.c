@@ -241,7 +241,6 @@ check_identity(const struct moa2_provider *p, const struct moa2_json *claims,
 	       const char *asserted_user, struct moa2_verify_result *result)
 {
 	const char *claim;
-	char buf[128];
 
 	if (moa2_identity_from_claims(claims, &p->rules, &result->identity, &claim) < 0) {
 		if (claim == NULL)
@@ -254,16 +253,46 @@ check_identity(const struct moa2_provider *p, const struct moa2_json *claims,
 		return -1;
 	}
 	moa2_result_check(result, "identity: %s (from %s)", result->identity, claim);
-	if (asserted_user != NULL &&
-	    !moa2_identity_matches(asserted_user, result->identity, &p->rules)) {
-		moa2_result_reject(result, MOA2_VERIFY_USER_MISMATCH,
-			      "the client asserted user %s but the token belongs to %s",
-			      moa2_printable(asserted_user, buf, sizeof(buf)), result->identity);
-		return -1;
-	}
-	if (asserted_user != NULL)
+	return moa2_verify_bind_user(p, asserted_user, result->identity, result);
+}
+
+int
+moa2_verify_bind_user(const struct moa2_provider *p, const char *asserted_user,
+		      const char *identity, struct moa2_verify_result *result)
+{
+	char buf[128];
+
+	if (asserted_user == NULL)
+		return 0;
+	if (p->verifier->host_binding) {
+		if (moa2_identity_normalize(asserted_user, &p->rules,
+					    &result->asserted_identity) == 0) {
+			moa2_result_check(result, "user binding: after the host's user name rules");
+			return 0;
+		}
+	} else if (moa2_identity_matches(asserted_user, identity, &p->rules)) {
 		moa2_result_check(result, "user binding: the asserted user matches");
-	return 0;
+		return 0;
+	}
+	/* the detail is formatted before identity may be freed */
+	moa2_result_reject(result, MOA2_VERIFY_USER_MISMATCH,
+		      "the client asserted user %s but the token belongs to %s",
+		      moa2_printable(asserted_user, buf, sizeof(buf)), identity);
+	return -1;
+}
+
+void
+moa2_verify_read_identity(const struct moa2_provider *p,
+			  const struct moa2_json *claims,
+			  struct moa2_verify_result *result)
+{
+	const char *claim;
+
+	if (result->claimed_identity != NULL || !moa2_json_is_object(claims))
+		return;
+	if (moa2_identity_from_claims(claims, &p->rules,
+				      &result->claimed_identity, &claim) < 0)
+		result->claimed_identity = NULL;
 }
 
 static char *
@@ -322,6 +351,7 @@ moa2_verify_claims(const struct moa2_provider *p, const struct moa2_json *claims
 	      unsigned int flags, const char *asserted_user,
 	      struct moa2_verify_result *result)
 {
+	moa2_verify_read_identity(p, claims, result);
 	if (!moa2_json_is_object(claims)) {
 		moa2_result_reject(result, MOA2_VERIFY_MALFORMED, "the claims are not a JSON object");
 		return -1;

@@ -20,4 +20,16 @@ int moa2_verify_claims(const struct moa2_provider *p, const struct moa2_json *cl
 		       unsigned int flags, const char *asserted_user,
 		       struct moa2_verify_result *result);
 
+/* The user binding: the asserted user (NULL: none) normalised with the
+   provider's rules must equal identity; with host binding it is only
+   normalised into result->asserted_identity. Returns 0 or -1 (result
+   rejected with user_mismatch). */
+int moa2_verify_bind_user(const struct moa2_provider *p, const char *asserted_user,
+			  const char *identity, struct moa2_verify_result *result);
+/* Sets result->claimed_identity from claims (unverified: for log lines),
+   unless it is set already or no identity can be read. */
+void moa2_verify_read_identity(const struct moa2_provider *p,
+			       const struct moa2_json *claims,
+			       struct moa2_verify_result *result);
+
 #endif

@@ -173,14 +173,8 @@ from_cache(struct moa2_verifier *v, const struct moa2_cached_result *cached,
 		return;
 	}
 	moa2_result_check(result, "cached result: identity %s", cached->identity);
-	if (asserted_user != NULL && !moa2_identity_matches(asserted_user, cached->identity, &p->rules)) {
-		char buf[128];
-
-		moa2_result_reject(result, MOA2_VERIFY_USER_MISMATCH,
-			      "the client asserted user %s but the token belongs to %s",
-			      moa2_printable(asserted_user, buf, sizeof(buf)), cached->identity);
+	if (moa2_verify_bind_user(p, asserted_user, cached->identity, result) < 0)
 		return;
-	}
 	result->identity = strdup(cached->identity);
 	result->outcome = MOA2_OUTCOME_ACCEPTED;
 }

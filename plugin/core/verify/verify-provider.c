@@ -217,12 +217,30 @@ jwks_doc_create(struct moa2_provider *p)
 	return doc;
 }
 
+/* The host's key fetch event (log.h): one per HTTP fetch of the JWKS. */
+static void
+key_fetch_event(const struct moa2_provider *p, unsigned long long usecs)
+{
+	bool failed = moa2_remote_doc_last_fetch_failed(p->jwks_doc);
+	struct moa2_event event;
+
+	moa2_event_init(&event, MOA2_EVENT_KEY_FETCH_FINISHED);
+	moa2_event_add_str(&event, "provider", p->cfg->name);
+	moa2_event_add_str(&event, "result", failed ? "failed" : "ok");
+	moa2_event_add_int(&event, "duration_usecs", (long long)usecs);
+	snprintf(event.text, sizeof(event.text), "provider %s: key set fetch "
+		 "%s in %llu us", p->cfg->name, failed ? "failed" : "ok", usecs);
+	moa2_log_event(&p->verifier->logger, &event);
+}
+
 int
 moa2_provider_keys(struct moa2_provider *p, bool refresh,
 		   const struct moa2_jwks **remote_r, const char **error_r)
 {
 	const char *body;
 	size_t len;
+	unsigned int fetches;
+	unsigned long long start;
 	int ret;
 
 	*remote_r = NULL;
@@ -239,8 +257,12 @@ moa2_provider_keys(struct moa2_provider *p, bool refresh,
 	}
 	if (p->jwks_doc == NULL)
 		p->jwks_doc = jwks_doc_create(p);
+	fetches = moa2_remote_doc_fetch_count(p->jwks_doc);
+	start = moa2_monotonic_usecs();
 	ret = moa2_remote_doc_get(p->jwks_doc, moa2_verifier_now(p->verifier), refresh,
 				  &body, &len, error_r);
+	if (moa2_remote_doc_fetch_count(p->jwks_doc) != fetches)
+		key_fetch_event(p, moa2_monotonic_usecs() - start);
 	if (ret < 0)
 		return -1;
 	if (ret > 0 && p->jwks_next != NULL) {
