@@ -143,7 +143,12 @@ auth_debug = yes
 auth_username_format = %Lu
 ${2:-}
 !include 10-mail-oauth2-active.conf
-!include 95-metrics-active.conf"
+!include 95-metrics-active.conf
+# the test's own: the mode and mechanism fields
+metric moa2_test_mode {
+  filter = event=mail_oauth2_verify_finished
+  group_by = mode mechanism
+}"
 }
 
 # restart PASSDB_OPTIONS [AUTH_CONF_BEFORE]
@@ -214,7 +219,18 @@ fi
 
 # ---------------------------------------------------------------- identity
 
-# identity_cases LABEL: the username rules in the running mode
+# stats_dump: doveadm stats dump into $OUT/stats.out
+stats_dump() {
+	sleep 1
+	dovecot_cmd doveadm -c "$DV/dovecot.conf" stats dump >"$OUT/stats.out" 2>&1
+}
+# stats_count METRIC: the count column of METRIC in the dump
+stats_count() {
+	awk -v m="$1" '$1 == m { print $3; exit }' "$OUT/stats.out"
+}
+
+# identity_cases LABEL MODE: the username rules in the running mode (MODE:
+# the event's mode field); Dovecot was just restarted (fresh stats)
 identity_cases() {
 	next_src
 	expect_login "$1: OAUTHBEARER, token naming x/../../escaped@example.test: refused" \
@@ -252,10 +268,19 @@ identity_cases() {
 		"imap-login: Info: Login: user=<alice@example\.test>, method=PLAIN, rip=$SRC,"
 	check_eq "$1: one mailbox for all of them, nothing outside the mail root" \
 		"$(ls "$DV/mail" | tr '\n' ' '; find "$WORK" -name 'escaped*' | head -n 1)" "alice@example.test "
+	# 7 verifications (XOAUTH2 user=x/../.. is refused before any)
+	stats_dump
+	check_eq "$1: stats: 5 accepted by provider local" \
+		"$(stats_count mail_oauth2_verify_accepted_ok_local)" 5
+	check_eq "$1: stats: 2 rejected no_identity by provider local" \
+		"$(stats_count mail_oauth2_verify_rejected_no_identity_local)" 2
+	check_eq "$1: stats: all 7 with mode=$2" "$(stats_count "moa2_test_mode_$2")" 7
+	check_eq "$1: stats: 4 of them with mechanism OAUTHBEARER" \
+		"$(stats_count "moa2_test_mode_$2_OAUTHBEARER")" 4
 }
 
 restart ""
-identity_cases "blocking=threads"
+identity_cases "blocking=threads" threads
 
 # ---------------------------------------------------------------- logs
 
@@ -331,12 +356,7 @@ next_src
 expect_login "metrics: rejected expired 2 (testidp)" 1 'NO ' imap "$P_IMAP" "$token_expired" --mech OAUTHBEARER --src "$SRC"
 next_src
 expect_login "metrics: rejected expired 3 (local)" 1 'NO ' imap "$P_IMAP" "$token_upper_expired" --mech OAUTHBEARER --src "$SRC"
-sleep 1
-dovecot_cmd doveadm -c "$DV/dovecot.conf" stats dump >"$OUT/stats.out" 2>&1
-# stats_count METRIC: the count column of METRIC in the dump
-stats_count() {
-	awk -v m="$1" '$1 == m { print $3; exit }' "$OUT/stats.out"
-}
+stats_dump
 check_eq "doveadm stats dump: mail_oauth2_verify counted 5" "$(stats_count mail_oauth2_verify)" 5
 check_eq "doveadm stats dump: accepted by testidp: 2" \
 	"$(stats_count mail_oauth2_verify_accepted_ok_testidp)" 2
@@ -374,9 +394,10 @@ check "OpenMetrics: the latency histogram counts all 5" \
 
 # ---------------------------------------------------------------- modes
 
-for mode in blocking=no blocking=yes; do
-	restart "$mode"
-	identity_cases "$mode"
+for mode in blocking=no:main blocking=yes:worker; do
+	restart "${mode%%:*}"
+	identity_cases "${mode%%:*}" "${mode#*:}"
+	mode=${mode%%:*}
 	next_src
 	expect_login "$mode: OAUTHBEARER without authzid, expired token: refused" \
 		1 'NO \[AUTHENTICATIONFAILED\]' imap "$P_IMAP" "$token_expired" --mech OAUTHBEARER --src "$SRC"
