@@ -16,6 +16,11 @@
    - every malformed response is logged at info with the codec's error
      name (the core's line); a doubly base64-encoded response is named as
      such.
+   - the passdb walk starts at the first token passdb (driver bearer or
+     oauth2; dovecot-compat.c), so a password passdb listed before it (pam)
+     never gets the token, unless a deny passdb comes first;
+   - an empty answer to OAUTHBEARER's challenge (msmtp, Mail::IMAPClient)
+     is a debug line, any other wrong answer an info line (verdict.h).
 
    Failure behaviour: malformed response -> immediate failure, no challenge
    (the client would not understand one); token rejected -> the JSON

@@ -14,10 +14,14 @@
    that can only send a password.
 
    Failure behaviour: accepted -> PASSDB_RESULT_OK, the user becomes the
-   token's identity and the exported claims become extra (and userdb_)
-   fields; rejected -> PASSDB_RESULT_PASSWORD_MISMATCH, logged at info with
-   the reason code; provider or keys unreachable -> PASSDB_RESULT_INTERNAL_FAILURE
-   (the client is told to try again later, never "wrong password"),
+   token's identity through Dovecot's username rules (dovecot-username.c;
+   a name they refuse is a rejection, no_identity) and the exported claims
+   become extra (and userdb_) fields; rejected ->
+   PASSDB_RESULT_PASSWORD_MISMATCH, logged at info with the reason code
+   (without a client-named user, the request's user becomes the identity
+   the token claims, for the log lines); provider or keys unreachable ->
+   PASSDB_RESULT_INTERNAL_FAILURE (the client is told to try again later,
+   never "wrong password"),
    logged at error. The log line of each outcome is the core's
    (verdict.h), the same as the Cyrus plugin's. A config error stops the
    auth process at start-up with FILE:LINE. Results are never put into
