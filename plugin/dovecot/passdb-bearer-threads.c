@@ -61,6 +61,9 @@ struct bearer_job {
 	/* main thread only */
 	struct auth_request *request;
 	verify_plain_callback_t *callback;
+	/* the request's mail-oauth2 event, created when the job is queued:
+	   Dovecot's duration of the verdict's event spans the queueing */
+	struct event *event;
 
 	/* the verification thread's, from queueing until completion */
 	char *token;
@@ -116,6 +119,8 @@ bearer_job_free(struct bearer_job **_job)
 		free(line);
 	}
 	moa2_verify_result_clear(&job->result);
+	if (job->event != NULL)
+		event_unref(&job->event);
 	free(job);
 }
 
@@ -306,16 +311,13 @@ static void
 bearer_job_finish(struct bearer_threads *threads, struct bearer_job *job)
 {
 	struct auth_request *request = job->request;
-	struct event *event;
 	enum passdb_result ret;
 
-	event = moa2_dovecot_log_event_create(authdb_event(request));
-	moa2_dovecot_log_request_begin(event);
+	moa2_dovecot_log_request_begin(job->event);
 	bearer_job_replay_log(job);
 	moa2_dovecot_log_request_end();
 
-	ret = threads->apply(request, event, &job->result);
-	event_unref(&event);
+	ret = threads->apply(request, job->event, &job->result);
 	job->callback(ret, request);
 	auth_request_unref(&request);
 	bearer_job_free(&job);
@@ -395,6 +397,7 @@ bearer_threads_verify(struct bearer_threads *threads,
 		i_fatal_status(FATAL_OUTOFMEM, "bearer: out of memory");
 	job->request = request;
 	job->callback = callback;
+	job->event = moa2_dovecot_log_event_create(authdb_event(request));
 	memcpy(job->token, token, token_len + 1);
 	job->token_len = token_len;
 	job->log_tail = &job->log_head;
