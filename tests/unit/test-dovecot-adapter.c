@@ -569,6 +569,7 @@ START_TEST(test_passdb_username_rules)
 {
 	char *spaced = make_token("https://mail.test", "alice smith", "imap");
 	char *other = make_token("https://other.test", "alice", "imap");
+	char *master = make_token("https://mail.test", "alice*admin", "imap");
 	struct test_passdb pd;
 	struct auth_request *request;
 
@@ -592,9 +593,20 @@ START_TEST(test_passdb_username_rules)
 	ck_assert_ptr_null(strstr(stub.log, "did not acknowledge"));
 	ck_assert_uint_eq(stub.fail_calls, 1);
 	stub_request_free(&request);
+
+	/* a token's identity never starts a master user login */
+	stub_reset();
+	global_auth_settings->master_user_separator = "*";
+	request = mech_login(&pd, &mech_oauthbearer_bearer, "127.0.0.14",
+			     oauthbearer_response(NULL, master));
+	assert_log("Info: bearer(?,127.0.0.14): OAUTHBEARER rejected reason=no_identity",
+		   "contains the master user separator '*'");
+	ck_assert_ptr_null(stub_field(&stub.set_fields, "user"));
+	stub_request_free(&request);
 	passdb_destroy(&pd);
 	free(spaced);
 	free(other);
+	free(master);
 }
 END_TEST
 
