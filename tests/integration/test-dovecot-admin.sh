@@ -136,7 +136,7 @@ dovecot_conf() {
 	dovecot_bearer_conf "$WORK/verify.conf" "$1"
 	sed -n 's/^#\([a-z}]\)/\1/p; s/^#\(  \)/\1/p' "$METRICS_CONF" |
 		sed "s/port = 9900/port = $P_STATS/" >"$DV/95-metrics-active.conf"
-	dovecot_write_conf "auth_mechanisms = plain
+	dovecot_write_conf "auth_mechanisms = plain login
 auth_failure_delay = 0
 auth_verbose = yes
 auth_debug = yes
@@ -266,15 +266,26 @@ identity_cases() {
 		0 OK imap "$P_IMAP" "$token_upper" --mech PLAIN --user ALICE@EXAMPLE.TEST --src "$SRC" --list-subjects
 	log_has "$1: ... as alice@example.test" \
 		"imap-login: Info: Login: user=<alice@example\.test>, method=PLAIN, rip=$SRC,"
+	remember_token "$token_upper"
+	if curl -sS --max-time 30 --login-options AUTH=LOGIN --user "ALICE@EXAMPLE.TEST:$token_upper" \
+		"imap://127.0.0.1:$P_IMAP/" >"$OUT/curl-login.out" 2>&1; then
+		ok "$1: curl AUTH=LOGIN ALICE@EXAMPLE.TEST with the token as password: logged in"
+	else
+		not_ok "$1: curl AUTH=LOGIN with the token as password: logged in" "$(cat "$OUT/curl-login.out")"
+	fi
+	log_has "$1: ... as alice@example.test" \
+		"imap-login: Info: Login: user=<alice@example\.test>, method=LOGIN, rip=127\.0\.0\.1,"
 	check_eq "$1: one mailbox for all of them, nothing outside the mail root" \
 		"$(ls "$DV/mail" | tr '\n' ' '; find "$WORK" -name 'escaped*' | head -n 1)" "alice@example.test "
-	# 7 verifications (XOAUTH2 user=x/../.. is refused before any)
+	# 8 verifications (XOAUTH2 user=x/../.. is refused before any)
 	stats_dump
-	check_eq "$1: stats: 5 accepted by provider local" \
-		"$(stats_count mail_oauth2_verify_accepted_ok_local)" 5
+	check_eq "$1: stats: 6 accepted by provider local" \
+		"$(stats_count mail_oauth2_verify_accepted_ok_local)" 6
 	check_eq "$1: stats: 2 rejected no_identity by provider local" \
 		"$(stats_count mail_oauth2_verify_rejected_no_identity_local)" 2
-	check_eq "$1: stats: all 7 with mode=$2" "$(stats_count "moa2_test_mode_$2")" 7
+	check_eq "$1: stats: all 8 with mode=$2" "$(stats_count "moa2_test_mode_$2")" 8
+	check_eq "$1: stats: 1 of them with mechanism LOGIN" \
+		"$(stats_count "moa2_test_mode_$2_LOGIN")" 1
 	check_eq "$1: stats: 4 of them with mechanism OAUTHBEARER" \
 		"$(stats_count "moa2_test_mode_$2_OAUTHBEARER")" 4
 }
