@@ -117,10 +117,11 @@ check "mail-oauth2: the CLI, its man page, README, the examples, a lintian overr
 	$ex/mail-oauth2-verify.conf.example $ex/main.cf.gmail $ex/main.cf.microsoft365 \
 	$ex/sasl_passwd.gmail $ex/sasl_passwd.microsoft365 $ex/smtpd.conf.example \
 	$lo/mail-oauth2
-check "dovecot-auth-mail-oauth2: the module in Dovecot's auth module dir, its conf.d snippet" \
+check "dovecot-auth-mail-oauth2: the module in Dovecot's auth module dir, its conf.d snippets" \
 	expect_files dovecot-auth-mail-oauth2 \
 	/usr/lib/dovecot/modules/auth/libauthdb_bearer.so \
 	/etc/dovecot/conf.d/auth-mail-oauth2.conf.ext \
+	/etc/dovecot/conf.d/auth-mail-oauth2-metrics.conf.ext \
 	$doc/dovecot-auth-mail-oauth2/README.Debian \
 	$doc/dovecot-auth-mail-oauth2/changelog.Debian.gz $doc/dovecot-auth-mail-oauth2/copyright \
 	$lo/dovecot-auth-mail-oauth2
@@ -149,8 +150,9 @@ conffiles() {
 		sed '/^$/d' | sort >"$tmp/got" || true
 	diff "$tmp/want" "$tmp/got" >"$tmp/detail"
 }
-check "conffiles: dovecot-auth-mail-oauth2 has its Dovecot snippet" conffiles \
-	dovecot-auth-mail-oauth2 /etc/dovecot/conf.d/auth-mail-oauth2.conf.ext
+check "conffiles: dovecot-auth-mail-oauth2 has its Dovecot snippets" conffiles \
+	dovecot-auth-mail-oauth2 /etc/dovecot/conf.d/auth-mail-oauth2.conf.ext \
+	/etc/dovecot/conf.d/auth-mail-oauth2-metrics.conf.ext
 check "conffiles: mail-oauth2 has none" conffiles mail-oauth2
 check "conffiles: libsasl2-modules-mail-oauth2 has none" conffiles libsasl2-modules-mail-oauth2
 
@@ -160,6 +162,12 @@ snippet_is_upstream() {
 		diff "$top/conf.d/dovecot/10-mail-oauth2.conf" "$tmp/got" >"$tmp/detail"
 }
 check "the packaged Dovecot snippet is conf.d/dovecot/10-mail-oauth2.conf" snippet_is_upstream
+metrics_snippet_is_upstream() {
+	dpkg-deb --fsys-tarfile "$(deb_of dovecot-auth-mail-oauth2)" |
+		tar -xOf - ./etc/dovecot/conf.d/auth-mail-oauth2-metrics.conf.ext >"$tmp/got" 2>"$tmp/detail" &&
+		diff "$top/conf.d/dovecot/95-mail-oauth2-metrics.conf" "$tmp/got" >"$tmp/detail"
+}
+check "the packaged metrics snippet is conf.d/dovecot/95-mail-oauth2-metrics.conf" metrics_snippet_is_upstream
 
 no_la() {
 	for deb in "$debs"/*.deb; do

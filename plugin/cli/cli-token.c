@@ -116,7 +116,7 @@ cli_token_account(struct cli_token_ctx *ctx, const char *name)
 int
 cli_token_load_quiet(struct cli_token_ctx *ctx, const char *path, char **error_r)
 {
-	struct moa2_logger logger = { cli_token_log, ctx, ctx->verbose };
+	struct moa2_logger logger = { cli_token_log, ctx, ctx->verbose, NULL };
 
 	if (path == NULL)
 		path = getenv(CLI_TOKEN_CONF_ENV);

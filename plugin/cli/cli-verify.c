@@ -78,7 +78,7 @@ cli_verifier_open(const struct cli_verify_opts *opts,
 		  struct moa2_verify_config **config_r,
 		  struct moa2_verifier **verifier_r)
 {
-	struct moa2_logger logger = { cli_log, NULL, opts->verbose };
+	struct moa2_logger logger = { cli_log, NULL, opts->verbose, NULL };
 	char *error;
 
 	if (moa2_verify_config_load(opts->config_path, config_r, &error) < 0) {

@@ -32,7 +32,12 @@
       We send the worker the same PASSV command passdb-blocking.c sends
       and read its reply ourselves first. The worker calls the passdb's
       verify_plain directly (auth-worker-client.c:auth_worker_handle_passv)
-      whatever its blocking flag says. */
+      whatever its blocking flag says.
+
+   3. Token passdbs first. auth_request_verify_plain() walks the passdb
+      chain from request->passdb, which auth_request_init() set to
+      auth->passdbs; setting it to a later passdb before the call starts
+      the walk there (auth-request.c:auth_request_verify_plain_continue). */
 
 #include "auth-common.h"
 #include "str.h"
@@ -161,4 +166,35 @@ moa2_dovecot_worker_verify_plain(struct auth_request *request,
 	auth_request_ref(request);
 	auth_worker_call(request->pool, request->fields.user, str_c(str),
 			 worker_verify_plain_reply, call);
+}
+
+/* Drivers that take the password to be a token: ours and Dovecot's. */
+static bool
+passdb_takes_tokens(const struct auth_passdb *passdb)
+{
+	const char *driver = passdb->set->driver;
+
+	return strcmp(driver, "bearer") == 0 || strcmp(driver, "oauth2") == 0;
+}
+
+bool
+moa2_dovecot_start_at_token_passdb(struct auth_request *request)
+{
+	struct auth *auth = auth_request_get_auth(request);
+	struct auth_passdb *passdb;
+
+	/* a master user login walks the master passdbs: not ours to change */
+	if (auth == NULL || request->passdb != auth->passdbs)
+		return FALSE;
+	for (passdb = auth->passdbs; passdb != NULL; passdb = passdb->next) {
+		if (passdb_takes_tokens(passdb))
+			break;
+		/* a deny passdb must still refuse its users */
+		if (passdb->set->deny)
+			return FALSE;
+	}
+	if (passdb == NULL || passdb == request->passdb)
+		return FALSE;
+	request->passdb = passdb;
+	return TRUE;
 }

@@ -31,4 +31,12 @@ void moa2_dovecot_worker_verify_plain(struct auth_request *request,
 				      moa2_dovecot_worker_field_t *field_cb,
 				      verify_plain_callback_t *callback);
 
+/* For XOAUTH2/OAUTHBEARER: the passdb walk of the next
+   auth_request_verify_plain() starts at the first token passdb (driver
+   bearer or oauth2) instead of passdbs listed before it that would take
+   the token for a password (pam, passwd-file, sql ...), unless a deny
+   passdb comes first (its users must still be refused) or the request is
+   a master user login. Returns TRUE when passdbs were skipped. */
+bool moa2_dovecot_start_at_token_passdb(struct auth_request *request);
+
 #endif

@@ -101,6 +101,38 @@ moa2_dovecot_log_line(struct event *event, enum moa2_log_level level,
 	}
 }
 
+void
+moa2_dovecot_event_copy(struct event *event, const struct moa2_event *from)
+{
+	event_set_name(event, from->name);
+	for (unsigned int i = 0; i < from->fields_count; i++) {
+		const struct moa2_event_field *field = &from->fields[i];
+
+		if (field->str != NULL)
+			event_add_str(event, field->name, field->str);
+		else
+			event_add_int(event, field->name, field->num);
+	}
+}
+
+void
+moa2_dovecot_log_core_event(const struct moa2_event *from)
+{
+	struct event *event = event_create(moa2_request_event != NULL ?
+					   moa2_request_event : moa2_global_event);
+
+	moa2_dovecot_event_copy(event, from);
+	e_debug(event, "%s", from->text);
+	event_unref(&event);
+}
+
+static void
+moa2_dovecot_event_callback(void *context ATTR_UNUSED,
+			    const struct moa2_event *from)
+{
+	moa2_dovecot_log_core_event(from);
+}
+
 static void
 moa2_dovecot_log_callback(void *context ATTR_UNUSED,
 			  enum moa2_log_level level, const char *message)
@@ -117,6 +149,7 @@ moa2_dovecot_logger(void)
 
 	logger.func = moa2_dovecot_log_callback;
 	logger.context = NULL;
+	logger.event = moa2_dovecot_event_callback;
 	logger.debug = moa2_dovecot_log_want_debug();
 	return &logger;
 }

@@ -43,7 +43,15 @@ void moa2_dovecot_log_request_end(void);
 void moa2_dovecot_log_line(struct event *event, enum moa2_log_level level,
 			   const char *text);
 
-/* The logger to hand to moa2_verifier_create(). */
+/* Names event as the core's event from and adds its fields (the core
+   decides them: log.h, verdict.h), for Dovecot's metric { } blocks. */
+void moa2_dovecot_event_copy(struct event *event, const struct moa2_event *from);
+/* Emits a core event (a key fetch) as a child of the request's event, or
+   of the global one, with its debug line. */
+void moa2_dovecot_log_core_event(const struct moa2_event *from);
+
+/* The logger to hand to moa2_verifier_create(); its events go to
+   moa2_dovecot_log_core_event(). */
 const struct moa2_logger *moa2_dovecot_logger(void);
 
 #endif

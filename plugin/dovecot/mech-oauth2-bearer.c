@@ -16,6 +16,11 @@
    - every malformed response is logged at info with the codec's error
      name (the core's line); a doubly base64-encoded response is named as
      such.
+   - the passdb walk starts at the first token passdb (driver bearer or
+     oauth2; dovecot-compat.c), so a password passdb listed before it (pam)
+     never gets the token, unless a deny passdb comes first;
+   - an empty answer to OAUTHBEARER's challenge (msmtp, Mail::IMAPClient)
+     is a debug line, any other wrong answer an info line (verdict.h).
 
    Failure behaviour: malformed response -> immediate failure, no challenge
    (the client would not understand one); token rejected -> the JSON
@@ -35,6 +40,7 @@
 #include "mail-oauth2/sasl-codec.h"
 #include "mail-oauth2/verdict.h"
 
+#include "dovecot-compat.h"
 #include "dovecot-log.h"
 #include "passdb-bearer.h"
 
@@ -127,6 +133,10 @@ mech_oauth2_bearer_worker_field(struct auth_request *request,
 		req->scope = p_strdup(request->pool, value);
 	} else if (strcmp(key, MOA2_FIELD_OPENID_CONFIGURATION) == 0) {
 		req->openid_configuration = p_strdup(request->pool, value);
+	} else if (strcmp(key, MOA2_FIELD_CLAIMED_USER) == 0 &&
+		   req->user_from_token) {
+		/* through Dovecot's username rules in the worker already */
+		auth_request_set_username_forced(request, value);
 	}
 }
 
@@ -241,11 +251,9 @@ mech_oauth2_bearer_auth_continue(struct auth_request *request,
 
 	if (req->challenge_sent) {
 		/* the client's answer to the failure challenge */
-		if (!moa2_sasl_is_failure_ack(req->mech, data, data_size)) {
-			oauth2_bearer_info(request, "the client did not "
-			       "acknowledge the failure challenge as %s requires",
-			       moa2_sasl_mech_name(req->mech));
-		}
+		if (moa2_verdict_log_failure_ack(req->mech, data, data_size,
+						 &line) == 0)
+			oauth2_bearer_log(request, line.level, line.text);
 		auth_request_fail(request);
 		return;
 	}
@@ -267,6 +275,11 @@ mech_oauth2_bearer_auth_continue(struct auth_request *request,
 		moa2_sasl_response_clear(&resp);
 		auth_request_fail(request);
 		return;
+	}
+	/* a token is no password: not for pam and the like */
+	if (moa2_dovecot_start_at_token_passdb(request)) {
+		e_debug(request->mech_event, "skipping the passdbs before the "
+			"first token passdb (driver bearer or oauth2)");
 	}
 	auth_request_verify_plain(request, resp.token,
 				  oauth2_bearer_verify_callback);

@@ -50,6 +50,8 @@
 struct bearer_log_line {
 	struct bearer_log_line *next;
 	enum moa2_log_level level;
+	/* not NULL: a core event (a key fetch), not a line */
+	struct moa2_event *event;
 	char text[];
 };
 
@@ -59,6 +61,9 @@ struct bearer_job {
 	/* main thread only */
 	struct auth_request *request;
 	verify_plain_callback_t *callback;
+	/* the request's mail-oauth2 event, created when the job is queued:
+	   Dovecot's duration of the verdict's event spans the queueing */
+	struct event *event;
 
 	/* the verification thread's, from queueing until completion */
 	char *token;
@@ -110,9 +115,12 @@ bearer_job_free(struct bearer_job **_job)
 	free(job->asserted_user);
 	while ((line = job->log_head) != NULL) {
 		job->log_head = line->next;
+		free(line->event);
 		free(line);
 	}
 	moa2_verify_result_clear(&job->result);
+	if (job->event != NULL)
+		event_unref(&job->event);
 	free(job);
 }
 
@@ -125,7 +133,7 @@ bearer_job_list_append(struct bearer_job ***tail, struct bearer_job *job)
 }
 
 /* Buffers one line into the job of the calling verification thread. */
-static void
+static struct bearer_log_line *
 bearer_job_log(struct bearer_job *job, enum moa2_log_level level,
 	       const char *message)
 {
@@ -135,14 +143,46 @@ bearer_job_log(struct bearer_job *job, enum moa2_log_level level,
 	if (job->log_count >= BEARER_THREAD_LOG_MAX ||
 	    (line = malloc(sizeof(*line) + len + 1)) == NULL) {
 		job->log_dropped++;
-		return;
+		return NULL;
 	}
 	line->next = NULL;
 	line->level = level;
+	line->event = NULL;
 	memcpy(line->text, message, len + 1);
 	*job->log_tail = line;
 	job->log_tail = &line->next;
 	job->log_count++;
+	return line;
+}
+
+/* Buffers a core event like a line (its strings are static or the
+   config's: the copy stays valid). */
+static void
+bearer_job_event(struct bearer_job *job, const struct moa2_event *event)
+{
+	struct moa2_event *copy = malloc(sizeof(*copy));
+	struct bearer_log_line *line;
+
+	if (copy == NULL) {
+		job->log_dropped++;
+		return;
+	}
+	*copy = *event;
+	if ((line = bearer_job_log(job, MOA2_LOG_DEBUG, "")) == NULL)
+		free(copy);
+	else
+		line->event = copy;
+}
+
+static void
+bearer_thread_event(void *context, const struct moa2_event *event)
+{
+	struct bearer_thread *thread = context;
+
+	if (thread->job != NULL)
+		bearer_job_event(thread->job, event);
+	else
+		moa2_dovecot_log_core_event(event);
 }
 
 /* The logger of a thread's verifier. Outside a job it runs on the main
@@ -155,7 +195,7 @@ bearer_thread_log(void *context, enum moa2_log_level level,
 	const struct moa2_logger *host;
 
 	if (thread->job != NULL) {
-		bearer_job_log(thread->job, level, message);
+		(void)bearer_job_log(thread->job, level, message);
 		return;
 	}
 	host = moa2_dovecot_logger();
@@ -252,8 +292,12 @@ bearer_job_replay_log(const struct bearer_job *job)
 	const struct moa2_logger *host = moa2_dovecot_logger();
 	const struct bearer_log_line *line;
 
-	for (line = job->log_head; line != NULL; line = line->next)
-		host->func(host->context, line->level, line->text);
+	for (line = job->log_head; line != NULL; line = line->next) {
+		if (line->event != NULL)
+			moa2_dovecot_log_core_event(line->event);
+		else
+			host->func(host->context, line->level, line->text);
+	}
 	if (job->log_dropped > 0) {
 		host->func(host->context, MOA2_LOG_WARNING, t_strdup_printf(
 			"%u log lines of this verification were dropped "
@@ -267,16 +311,13 @@ static void
 bearer_job_finish(struct bearer_threads *threads, struct bearer_job *job)
 {
 	struct auth_request *request = job->request;
-	struct event *event;
 	enum passdb_result ret;
 
-	event = moa2_dovecot_log_event_create(authdb_event(request));
-	moa2_dovecot_log_request_begin(event);
+	moa2_dovecot_log_request_begin(job->event);
 	bearer_job_replay_log(job);
 	moa2_dovecot_log_request_end();
 
-	ret = threads->apply(request, event, &job->result);
-	event_unref(&event);
+	ret = threads->apply(request, job->event, &job->result);
 	job->callback(ret, request);
 	auth_request_unref(&request);
 	bearer_job_free(&job);
@@ -356,6 +397,7 @@ bearer_threads_verify(struct bearer_threads *threads,
 		i_fatal_status(FATAL_OUTOFMEM, "bearer: out of memory");
 	job->request = request;
 	job->callback = callback;
+	job->event = moa2_dovecot_log_event_create(authdb_event(request));
 	memcpy(job->token, token, token_len + 1);
 	job->token_len = token_len;
 	job->log_tail = &job->log_head;
@@ -377,6 +419,7 @@ bearer_threads_create(const struct moa2_verify_config *config,
 	struct bearer_threads *threads = i_new(struct bearer_threads, 1);
 	struct moa2_logger logger = {
 		.func = bearer_thread_log,
+		.event = bearer_thread_event,
 		.debug = moa2_dovecot_logger()->debug,
 	};
 
@@ -400,6 +443,9 @@ bearer_threads_create(const struct moa2_verify_config *config,
 			bearer_threads_destroy(threads_r);
 			return -1;
 		}
+		/* Dovecot's username rules apply on the main thread */
+		moa2_verifier_set_host_binding(threads->thread[i].verifier,
+					       TRUE);
 	}
 	return 0;
 }

@@ -14,10 +14,14 @@
    that can only send a password.
 
    Failure behaviour: accepted -> PASSDB_RESULT_OK, the user becomes the
-   token's identity and the exported claims become extra (and userdb_)
-   fields; rejected -> PASSDB_RESULT_PASSWORD_MISMATCH, logged at info with
-   the reason code; provider or keys unreachable -> PASSDB_RESULT_INTERNAL_FAILURE
-   (the client is told to try again later, never "wrong password"),
+   token's identity through Dovecot's username rules (dovecot-username.c;
+   a name they refuse is a rejection, no_identity) and the exported claims
+   become extra (and userdb_) fields; rejected ->
+   PASSDB_RESULT_PASSWORD_MISMATCH, logged at info with the reason code
+   (without a client-named user, the request's user becomes the identity
+   the token claims, for the log lines); provider or keys unreachable ->
+   PASSDB_RESULT_INTERNAL_FAILURE (the client is told to try again later,
+   never "wrong password"),
    logged at error. The log line of each outcome is the core's
    (verdict.h), the same as the Cyrus plugin's. A config error stops the
    auth process at start-up with FILE:LINE. Results are never put into
@@ -53,6 +57,7 @@
 
 #include "dovecot-compat.h"
 #include "dovecot-log.h"
+#include "dovecot-username.h"
 #include "passdb-bearer.h"
 #include "passdb-bearer-threads.h"
 
@@ -291,15 +296,66 @@ bearer_report_rejection(struct auth_request *request,
 	}
 }
 
+/* A failed token without a user named by the client (OAUTHBEARER without
+   authzid): the request's user becomes the identity the token names, when
+   one could be read and Dovecot's username rules accept it, so that the
+   auth and the login process lines (fail2ban) name who failed rather than
+   the mechanism's placeholder. Never a login: the request fails. */
+static void
+bearer_name_failed_user(struct auth_request *request,
+			const struct moa2_verify_result *result)
+{
+	const char *name, *error;
+
+	if (result->outcome == MOA2_OUTCOME_ACCEPTED ||
+	    result->claimed_identity == NULL || !bearer_user_from_token(request))
+		return;
+	name = moa2_dovecot_username(request, result->claimed_identity, &error);
+	if (name == NULL)
+		return;
+	auth_request_set_username_forced(request, name);
+	if (worker)
+		auth_request_set_field(request, MOA2_FIELD_CLAIMED_USER, name, NULL);
+}
+
+static const char *
+bearer_mode_name(const struct auth_request *request)
+{
+	const struct bearer_passdb_module *module =
+		(const struct bearer_passdb_module *)request->passdb->passdb;
+
+	if (worker)
+		return MOA2_VERDICT_MODE_WORKER;
+	return module->threads != NULL ? MOA2_VERDICT_MODE_THREADS :
+		MOA2_VERDICT_MODE_MAIN;
+}
+
+/* The verdict line's event is the core's verification event
+   (mail_oauth2_verify_finished, verdict.h): Dovecot's metrics count it. */
+static void
+bearer_verdict_event(struct auth_request *request, struct event *event,
+		     const struct moa2_verify_result *result)
+{
+	struct moa2_event from;
+
+	moa2_verdict_event(result, request->fields.mech_name,
+			   bearer_mode_name(request), &from);
+	moa2_dovecot_event_copy(event, &from);
+}
+
 /* The core's verdict line (verdict.h), then the outcome for Dovecot. */
 static enum passdb_result
 bearer_result(struct auth_request *request, struct event *event,
-	      const struct moa2_verify_result *result)
+	      struct moa2_verify_result *result)
 {
 	struct moa2_verdict_log line;
 
+	/* the identity becomes a user by Dovecot's own username rules */
+	moa2_dovecot_bind_user(request, result);
+	bearer_name_failed_user(request, result);
 	moa2_verdict_log_result(result, request->fields.mech_name, ioloop_time,
 				&line);
+	bearer_verdict_event(request, event, result);
 	moa2_dovecot_log_line(event, line.level, line.text);
 	switch (result->outcome) {
 	case MOA2_OUTCOME_ACCEPTED:
@@ -328,12 +384,16 @@ bearer_apply(struct auth_request *request, struct event *event,
 	return ret;
 }
 
-/* The user as Dovecot sees it (after auth_username_format), or NULL: the
-   engine normalises both sides with the config's username rules. */
+/* The user as the client sent it, or NULL: the engine normalises it with
+   the config's username rules, then Dovecot's rules apply to both sides
+   (host binding, moa2_dovecot_bind_user()). */
 static const char *
 bearer_asserted_user(const struct auth_request *request)
 {
-	return bearer_user_from_token(request) ? NULL : request->fields.user;
+	if (bearer_user_from_token(request))
+		return NULL;
+	return request->fields.original_username != NULL ?
+		request->fields.original_username : request->fields.user;
 }
 
 static enum passdb_result
@@ -410,6 +470,8 @@ bearer_preinit(pool_t pool, const char *args)
 		ret = moa2_verifier_create(module->config,
 					   moa2_dovecot_logger(),
 					   &module->verifier, &error);
+		if (ret == 0)
+			moa2_verifier_set_host_binding(module->verifier, TRUE);
 	}
 	if (ret < 0) {
 		const char *msg = t_strdup(error);

@@ -18,6 +18,9 @@ struct mech_module;
 #define MOA2_FIELD_REASON "moa2_reason"
 #define MOA2_FIELD_SCOPE "moa2_scope"
 #define MOA2_FIELD_OPENID_CONFIGURATION "moa2_openid_configuration"
+/* worker -> master, after a failure without a client-named user: the
+   identity the token names, as a Dovecot user name, for the log lines */
+#define MOA2_FIELD_CLAIMED_USER "moa2_claimed_user"
 
 /* ------------------------------------------------ mech-oauth2-bearer.c */
 

@@ -152,7 +152,7 @@ client_glob_load(struct client_glob *glob, const sasl_utils_t *utils)
 					      MOA2_SASL_CLIENT_CONF_DEFAULT);
 	moa2_sasl_logger_init(&glob->sasl_logger, &glob->log, utils, false);
 	glob->postfix_info = postfix_msg_info();
-	glob->logger = (struct moa2_logger){ client_log, glob, false };
+	glob->logger = (struct moa2_logger){ client_log, glob, false, NULL };
 	if (moa2_token_config_load(glob->conf_path, &glob->config, &error) < 0) {
 		glob->config_error = strstr(error, "cannot open") != NULL ?
 			chroot_hint(error) : strdup(error);

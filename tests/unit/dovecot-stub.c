@@ -169,6 +169,7 @@ stub_case_begin(void)
 {
 	stub_register_init();
 	i_zero(&stub_auth_settings);
+	stub_auth_settings.master_user_separator = "";
 	worker = FALSE;
 	stub_reset();
 	stub.passdb_iface = NULL;
@@ -214,6 +215,7 @@ stub_request_new(const struct mech_module *mech, const char *mech_name,
 		request->pool = pool;
 	}
 	request->refcount = 1;
+	request->set = &stub_auth_settings;
 	request->mech = mech;
 	request->passdb = passdb;
 	request->fields.mech_name = mech_name;
@@ -263,6 +265,12 @@ stub_request_free(struct auth_request **_request)
 }
 
 /* ------------------------------------------------------------ auth process */
+
+struct auth *
+auth_request_get_auth(struct auth_request *request ATTR_UNUSED)
+{
+	return &stub_auth;
+}
 
 struct auth *
 auth_default_service(void)
@@ -344,8 +352,19 @@ auth_request_set_username(struct auth_request *request, const char *username,
 			return FALSE;
 		}
 	}
+	if (request->fields.original_username == NULL) {
+		request->fields.original_username =
+			p_strdup(request->pool, username);
+	}
 	request->fields.user = p_strdup(request->pool, username);
 	return TRUE;
+}
+
+void
+auth_request_set_username_forced(struct auth_request *request,
+				 const char *username)
+{
+	request->fields.user = p_strdup(request->pool, username);
 }
 
 void

@@ -585,6 +585,55 @@ START_TEST(test_passdb_bad_identity)
 }
 END_TEST
 
+/* The token's identity goes through Dovecot's username rules (the stub's
+   auth_request_set_username() refuses a quote, as auth_username_chars
+   does); a failed OAUTHBEARER without authzid is named after the identity
+   the token claims, not the placeholder. */
+START_TEST(test_passdb_username_rules)
+{
+	char *quoted = make_token("https://mail.test", "alice'smith", "imap");
+	char *other = make_token("https://other.test", "alice", "imap");
+	char *master = make_token("https://mail.test", "alice*admin", "imap");
+	struct test_passdb pd;
+	struct auth_request *request;
+
+	passdb_create(&pd, "blocking=no", conf_path);
+	request = mech_login(&pd, &mech_oauthbearer_bearer, "127.0.0.12",
+			     oauthbearer_response(NULL, quoted));
+	assert_log("Info: bearer(?,127.0.0.12): OAUTHBEARER rejected reason=no_identity",
+		   "is not a valid user name here: Username character disallowed");
+	ck_assert_ptr_null(stub_field(&stub.set_fields, "user"));
+	ck_assert_uint_eq(stub.continue_calls, 1);
+	stub_request_free(&request);
+
+	stub_reset();
+	request = mech_login(&pd, &mech_oauthbearer_bearer, "127.0.0.13",
+			     oauthbearer_response(NULL, other));
+	assert_log("Info: bearer(?,127.0.0.13): OAUTHBEARER rejected reason=wrong_audience", NULL);
+	ck_assert_str_eq(request->fields.user, "alice");
+	mech_ack(request, "");
+	assert_log("Debug: ", "the client answered the OAUTHBEARER failure challenge "
+		   "with an empty response instead of ^A");
+	ck_assert_ptr_null(strstr(stub.log, "did not acknowledge"));
+	ck_assert_uint_eq(stub.fail_calls, 1);
+	stub_request_free(&request);
+
+	/* a token's identity never starts a master user login */
+	stub_reset();
+	global_auth_settings->master_user_separator = "*";
+	request = mech_login(&pd, &mech_oauthbearer_bearer, "127.0.0.14",
+			     oauthbearer_response(NULL, master));
+	assert_log("Info: bearer(?,127.0.0.14): OAUTHBEARER rejected reason=no_identity",
+		   "contains the master user separator '*'");
+	ck_assert_ptr_null(stub_field(&stub.set_fields, "user"));
+	stub_request_free(&request);
+	passdb_destroy(&pd);
+	free(quoted);
+	free(other);
+	free(master);
+}
+END_TEST
+
 START_TEST(test_passdb_tempfail)
 {
 	char *token = make_token("https://mail.test", "alice", "imap");
@@ -790,6 +839,7 @@ adapter_suite(void)
 	tcase_add_test(tc, test_passdb_rejected);
 	tcase_add_test(tc, test_passdb_bad_identity);
 	tcase_add_test(tc, test_passdb_tempfail);
+	tcase_add_test(tc, test_passdb_username_rules);
 	tcase_add_test(tc, test_passdb_worker_round_trip);
 	tcase_add_test(tc, test_passdb_threads);
 	suite_add_tcase(s, tc);

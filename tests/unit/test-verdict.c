@@ -256,6 +256,60 @@ START_TEST(test_log_codec_error)
 }
 END_TEST
 
+/* The answer to a failure challenge: the ack is silent, an empty line
+   (msmtp, Mail::IMAPClient) a debug line, anything else info. */
+START_TEST(test_log_failure_ack)
+{
+	struct moa2_verdict_log line;
+
+	ck_assert_int_eq(moa2_verdict_log_failure_ack(MOA2_MECH_OAUTHBEARER, "\x01", 1, &line), -1);
+	ck_assert_int_eq(moa2_verdict_log_failure_ack(MOA2_MECH_XOAUTH2, "", 0, &line), -1);
+	ck_assert_int_eq(moa2_verdict_log_failure_ack(MOA2_MECH_OAUTHBEARER, "", 0, &line), 0);
+	assert_line(&line, MOA2_LOG_DEBUG, "the client answered the OAUTHBEARER failure "
+		    "challenge with an empty response instead of ^A");
+	ck_assert_int_eq(moa2_verdict_log_failure_ack(MOA2_MECH_XOAUTH2, "x", 1, &line), 0);
+	assert_line(&line, MOA2_LOG_INFO, "the client did not acknowledge the failure "
+		    "challenge as XOAUTH2 requires");
+}
+END_TEST
+
+/* The verification event's fields, in order, for every host. */
+START_TEST(test_verdict_event)
+{
+	struct moa2_verify_result r = {
+		.outcome = MOA2_OUTCOME_REJECTED, .reason = MOA2_VERIFY_EXPIRED,
+		.provider = "corp", .duration_usecs = 1234,
+	};
+	struct moa2_event ev;
+
+	moa2_verdict_event(&r, "XOAUTH2", MOA2_VERDICT_MODE_THREADS, &ev);
+	ck_assert_str_eq(ev.name, "mail_oauth2_verify_finished");
+	ck_assert_uint_eq(ev.fields_count, 6);
+	ck_assert_str_eq(ev.fields[0].name, "outcome");
+	ck_assert_str_eq(ev.fields[0].str, "rejected");
+	ck_assert_str_eq(ev.fields[1].name, "reason");
+	ck_assert_str_eq(ev.fields[1].str, "expired");
+	ck_assert_str_eq(ev.fields[2].name, "provider");
+	ck_assert_str_eq(ev.fields[2].str, "corp");
+	ck_assert_str_eq(ev.fields[3].name, "mode");
+	ck_assert_str_eq(ev.fields[3].str, "threads");
+	ck_assert_str_eq(ev.fields[4].name, "mechanism");
+	ck_assert_str_eq(ev.fields[4].str, "XOAUTH2");
+	ck_assert_str_eq(ev.fields[5].name, "duration_usecs");
+	ck_assert_ptr_null(ev.fields[5].str);
+	ck_assert_int_eq(ev.fields[5].num, 1234);
+	/* no provider, no mechanism: "-" */
+	r.provider = NULL;
+	r.outcome = MOA2_OUTCOME_ACCEPTED;
+	r.reason = MOA2_VERIFY_OK;
+	moa2_verdict_event(&r, NULL, MOA2_VERDICT_MODE_MAIN, &ev);
+	ck_assert_str_eq(ev.fields[0].str, "accepted");
+	ck_assert_str_eq(ev.fields[1].str, "ok");
+	ck_assert_str_eq(ev.fields[2].str, "-");
+	ck_assert_str_eq(ev.fields[4].str, "-");
+}
+END_TEST
+
 /* One text explains double base64, in the refusal and in the acceptance. */
 START_TEST(test_log_double_base64)
 {
@@ -309,7 +363,7 @@ static char work_dir[256];
 static void
 engine_create(struct engine *e, const char *keys_line)
 {
-	static const struct moa2_logger logger = { NULL, NULL, true };
+	static const struct moa2_logger logger = { NULL, NULL, true, NULL };
 	char text[2048], *error = NULL;
 
 	snprintf(text, sizeof(text), "cache_dir = %s\n"
@@ -431,6 +485,8 @@ verdict_suite(void)
 	tcase_add_test(tc, test_log_truncated);
 	tcase_add_test(tc, test_log_codec_error);
 	tcase_add_test(tc, test_log_double_base64);
+	tcase_add_test(tc, test_log_failure_ack);
+	tcase_add_test(tc, test_verdict_event);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("engine");

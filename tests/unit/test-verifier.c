@@ -131,7 +131,7 @@ struct engine {
 static void
 engine_create(struct engine *e, const char *text)
 {
-	static const struct moa2_logger logger = { collect_log, NULL, true };
+	static const struct moa2_logger logger = { collect_log, NULL, true, NULL };
 	char *error = NULL;
 
 	memset(e, 0, sizeof(*e));
@@ -824,6 +824,71 @@ START_TEST(test_result_fields)
 }
 END_TEST
 
+/* Host binding (Dovecot's username rules): the asserted user is only
+   normalised, the host's names decide; a rejected token still names the
+   identity it claims, for the log. */
+START_TEST(test_host_binding)
+{
+	char config[CONFIG_MAX];
+	struct engine e;
+	struct moa2_verify_result r;
+	char *token = test_jose_sign("ES256", keys[KEY_EC256],
+				     "{\"alg\":\"ES256\",\"kid\":\"ec256\"}",
+				     "{" C_BASE ",\"preferred_username\":\"ALICE\"}");
+
+	local_config(config, sizeof(config), NULL);
+	engine_create(&e, config);
+	/* without host binding: the core compares (ASCII case aside) */
+	verify(&e, token, "alice", &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "no host binding, case aside");
+	moa2_verify_result_clear(&r);
+	verify(&e, token, "bob", &r);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_USER_MISMATCH, "no host binding");
+	ck_assert_str_eq(r.claimed_identity, "ALICE");
+	moa2_verify_result_clear(&r);
+
+	moa2_verifier_set_host_binding(e.verifier, true);
+	verify(&e, token, "alice", &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "host binding");
+	ck_assert_str_eq(r.asserted_identity, "alice");
+	/* the host lowercases both: one user */
+	moa2_verify_result_bind_host(&r, "alice", "alice", NULL);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "bound");
+	ck_assert_str_eq(r.identity, "alice");
+	moa2_verify_result_clear(&r);
+
+	verify(&e, token, "bob", &r);
+	moa2_verify_result_bind_host(&r, "alice", "bob", NULL);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_USER_MISMATCH, "bob");
+	ck_assert_ptr_nonnull(strstr(r.detail, "bob"));
+	moa2_verify_result_clear(&r);
+
+	/* the host refuses the asserted name, or the identity */
+	verify(&e, token, "alice", &r);
+	moa2_verify_result_bind_host(&r, "alice", NULL, "bad chars");
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_USER_MISMATCH, "asserted refused");
+	moa2_verify_result_clear(&r);
+	verify(&e, token, NULL, &r);
+	ck_assert_ptr_null(r.asserted_identity);
+	moa2_verify_result_bind_host(&r, NULL, NULL, "bad chars");
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_NO_IDENTITY, "identity refused");
+	ck_assert_ptr_nonnull(strstr(r.detail, "bad chars"));
+	moa2_verify_result_clear(&r);
+
+	/* no-op on a rejection; the claimed identity survives it */
+	pinned_now = 1700003600 + 120;
+	verify(&e, token, NULL, &r);
+	moa2_verify_result_bind_host(&r, "alice", NULL, NULL);
+	assert_result(&r, MOA2_OUTCOME_REJECTED, MOA2_VERIFY_EXPIRED, "expired");
+	ck_assert_str_eq(r.claimed_identity, "ALICE");
+	moa2_verify_result_clear(&r);
+	ck_assert_ptr_null(r.claimed_identity);
+	pinned_now = NOW;
+	engine_destroy(&e);
+	free(token);
+}
+END_TEST
+
 /* The token (or its signature) never appears in a log line or a detail. */
 START_TEST(test_token_never_logged)
 {
@@ -1110,6 +1175,62 @@ verify_unknown_kids(struct engine *e, unsigned int count)
 		free(token);
 	}
 }
+
+static unsigned int key_fetch_events;
+static char key_fetch_fields[256];
+
+static void
+collect_event(void *context, const struct moa2_event *event)
+{
+	size_t used = 0;
+
+	(void)context;
+	if (strcmp(event->name, MOA2_EVENT_KEY_FETCH_FINISHED) != 0)
+		return;
+	key_fetch_events++;
+	key_fetch_fields[0] = '\0';
+	for (unsigned int i = 0; i < event->fields_count; i++) {
+		const struct moa2_event_field *f = &event->fields[i];
+
+		used += (size_t)snprintf(key_fetch_fields + used,
+					 sizeof(key_fetch_fields) - used, "%s%s=%s",
+					 i > 0 ? " " : "", f->name,
+					 f->str != NULL ? f->str : "N");
+	}
+}
+
+/* Every JWKS fetch is an event for the host's metrics. */
+START_TEST(test_key_fetch_event)
+{
+	static const struct moa2_logger logger = { collect_log, NULL, true, collect_event };
+	char config[CONFIG_MAX];
+	struct moa2_verify_config *cfg;
+	struct moa2_verifier *verifier;
+	struct moa2_verify_result r;
+	char *token = make_token(SIGN_KEY, "RS256", KEY_RSA, NULL, NULL);
+	char *error = NULL;
+
+	pinned_now = NOW;
+	new_cache_dir();
+	jwks_uri_config(config, sizeof(config));
+	ck_assert_int_eq(moa2_verify_config_load_string("test.conf", config, strlen(config),
+							&cfg, &error), 0);
+	ck_assert_int_eq(moa2_verifier_create(cfg, &logger, &verifier, &error), 0);
+	moa2_verifier_set_clock(verifier, test_clock, &pinned_now);
+	key_fetch_events = 0;
+	moa2_verify_token(verifier, token, strlen(token), NULL, &r);
+	assert_result(&r, MOA2_OUTCOME_ACCEPTED, MOA2_VERIFY_OK, "first");
+	moa2_verify_result_clear(&r);
+	moa2_verify_token(verifier, token, strlen(token), NULL, &r);
+	moa2_verify_result_clear(&r);
+	ck_assert_uint_eq(key_fetch_events, 1);
+	ck_assert_int_eq(moa2_verifier_jwks_fetch_count(verifier), 1);
+	ck_assert_str_eq(key_fetch_fields, "provider=net result=ok duration_usecs=N");
+	moa2_verifier_destroy(&verifier);
+	moa2_verify_config_free(&cfg);
+	free(token);
+}
+END_TEST
 
 /* A flood of unknown kids is not a flood of JWKS requests. */
 START_TEST(test_unknown_kid_refetch_limit)
@@ -2042,6 +2163,7 @@ verifier_suite(void)
 	tc = tcase_create("local");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_result_fields);
+	tcase_add_test(tc, test_host_binding);
 	tcase_add_test(tc, test_token_never_logged);
 	tcase_add_test(tc, test_small_rsa_pem_refused);
 	tcase_add_test(tc, test_small_rsa_jwks_refused);
@@ -2056,6 +2178,7 @@ verifier_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, net_setup, net_teardown);
 	tcase_add_test(tc, test_unknown_kid_refetch_limit);
+	tcase_add_test(tc, test_key_fetch_event);
 	tcase_add_test(tc, test_provider_down_cached_keys);
 	tcase_add_test(tc, test_provider_down_from_start);
 	tcase_add_test(tc, test_restart_provider_down_persisted_keys);

@@ -48,7 +48,25 @@ struct doc_shared {
 	bool persisted;           /* claimed by the document that persists it */
 	/* bumped by every finished fetch; read without the lock first */
 	atomic_uint generation;
+	/* the last finished fetch, for the one report of it (fetch_report) */
+	struct timespec attempt_start;
+	unsigned long long last_fetch_usecs;
+	bool fetch_unreported;
 };
+
+static unsigned long long
+usecs_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	long long usecs;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+		return 0;
+	usecs = (long long)(now.tv_sec - start->tv_sec) * 1000000LL +
+		(now.tv_nsec - start->tv_nsec) / 1000;
+	return usecs > 0 ? (unsigned long long)usecs : 0;
+}
 
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t state_cond = PTHREAD_COND_INITIALIZER;
@@ -587,6 +605,7 @@ begin_attempt(struct moa2_remote_doc *doc, time_t now, bool usable, bool live)
 	if (claimed) {
 		s->attempted = true;
 		s->last_attempt = now;
+		(void)clock_gettime(CLOCK_MONOTONIC, &s->attempt_start);
 	} else {
 		s->busy = false;
 		pthread_cond_broadcast(&state_cond);
@@ -641,6 +660,8 @@ finish_attempt(struct doc_shared *s, time_t started, const struct moa2_http_resp
 		s->failure_logged = false;
 		snprintf(s->error, sizeof(s->error), "%s", error);
 	}
+	s->last_fetch_usecs = usecs_since(&s->attempt_start);
+	s->fetch_unreported = true;
 	s->busy = false;
 	atomic_fetch_add(&s->generation, 1);
 	pthread_cond_broadcast(&state_cond);
@@ -914,6 +935,22 @@ unsigned int
 moa2_remote_doc_fetch_count(const struct moa2_remote_doc *doc)
 {
 	return doc->fetch_count;
+}
+
+bool
+moa2_remote_doc_fetch_report(const struct moa2_remote_doc *doc, bool *failed_r,
+			     unsigned long long *usecs_r)
+{
+	struct doc_shared *s = doc->shared;
+	bool report;
+
+	pthread_mutex_lock(&state_lock);
+	report = s->fetch_unreported;
+	s->fetch_unreported = false;
+	*failed_r = s->last_failed;
+	*usecs_r = s->last_fetch_usecs;
+	pthread_mutex_unlock(&state_lock);
+	return report;
 }
 
 bool

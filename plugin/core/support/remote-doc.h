@@ -89,6 +89,12 @@ int moa2_remote_doc_get(struct moa2_remote_doc *doc, time_t now, unsigned int fl
 
 /* Number of HTTP fetches this document started (for tests and the CLI). */
 unsigned int moa2_remote_doc_fetch_count(const struct moa2_remote_doc *doc);
+/* A fetch of this document's URL finished since the last report, in this
+   or a background thread, by this or another document of the process:
+   true once per fetch, with its outcome and duration (for the host's
+   key fetch event). */
+bool moa2_remote_doc_fetch_report(const struct moa2_remote_doc *doc, bool *failed_r,
+				  unsigned long long *usecs_r);
 /* Whether the last fetch attempt failed, or one is recorded as failed or
    still pending (the copy, if any, is stale). */
 bool moa2_remote_doc_last_fetch_failed(const struct moa2_remote_doc *doc);

@@ -115,6 +115,26 @@ moa2_verdict_log_result(const struct moa2_verify_result *result,
 }
 
 void
+moa2_verdict_event(const struct moa2_verify_result *result,
+		   const char *mechanism, const char *mode,
+		   struct moa2_event *event_r)
+{
+	moa2_event_init(event_r, MOA2_EVENT_VERIFY_FINISHED);
+	moa2_event_add_str(event_r, "outcome",
+			   moa2_verify_outcome_name(result->outcome));
+	moa2_event_add_str(event_r, "reason",
+			   moa2_verify_reason_name(result->reason));
+	moa2_event_add_str(event_r, "provider", result->provider);
+	moa2_event_add_str(event_r, "mode", mode);
+	moa2_event_add_str(event_r, "mechanism", mechanism);
+	moa2_event_add_int(event_r, "duration_usecs",
+			   (long long)result->duration_usecs);
+	snprintf(event_r->text, sizeof(event_r->text), "%s: outcome=%s",
+		 MOA2_EVENT_VERIFY_FINISHED,
+		 moa2_verify_outcome_name(result->outcome));
+}
+
+void
 moa2_verdict_log_codec_error(enum moa2_sasl_mech mech,
 			     enum moa2_sasl_error error,
 			     const char *double_base64_option,
@@ -138,4 +158,23 @@ moa2_verdict_log_double_base64(enum moa2_sasl_mech mech,
 		"response (%s): %s; fix the client", moa2_sasl_mech_name(mech),
 		or_dash(double_base64_option),
 		moa2_sasl_error_sentence(MOA2_SASL_ERR_DOUBLE_BASE64));
+}
+
+int
+moa2_verdict_log_failure_ack(enum moa2_sasl_mech mech, const void *data,
+			     size_t len, struct moa2_verdict_log *log_r)
+{
+	const char *name = moa2_sasl_mech_name(mech);
+
+	if (moa2_sasl_is_failure_ack(mech, data, len))
+		return -1;
+	if (len == 0) {
+		log_set(log_r, MOA2_LOG_DEBUG, "the client answered the %s "
+			"failure challenge with an empty response instead of ^A",
+			name);
+	} else {
+		log_set(log_r, MOA2_LOG_INFO, "the client did not acknowledge "
+			"the failure challenge as %s requires", name);
+	}
+	return 0;
 }

@@ -261,10 +261,18 @@ route(struct moa2_verifier *v, const char *token, size_t len,
 }
 
 void
+moa2_verifier_set_host_binding(struct moa2_verifier *v, bool host_binding)
+{
+	v->host_binding = host_binding;
+}
+
+void
 moa2_verify_token(struct moa2_verifier *v, const char *token,
 		  size_t token_len, const char *asserted_user,
 		  struct moa2_verify_result *result_r)
 {
+	unsigned long long start = moa2_monotonic_usecs();
+
 	memset(result_r, 0, sizeof(*result_r));
 	result_r->explain = v->explain;
 	if (token_len > MOA2_VERIFY_MAX_TOKEN) {
@@ -285,6 +293,7 @@ moa2_verify_token(struct moa2_verifier *v, const char *token,
 	}
 	if (result_r->outcome != MOA2_OUTCOME_ACCEPTED || v->logger.debug || v->explain)
 		moa2_token_fingerprint(token, token_len, result_r->fingerprint);
+	result_r->duration_usecs = moa2_monotonic_usecs() - start;
 }
 
 /* ------------------------------------------------- the providers' state */

@@ -325,6 +325,34 @@ is_client_identity(const struct moa2_json *claims, const char *claim,
 	return false;
 }
 
+/* Host binding: the asserted user is only normalised (and checked) into
+   result->asserted_identity; the host compares it with the identity after
+   its own user name rules. */
+static int
+bind_user_by_host(const struct moa2_provider *p, const char *asserted_user,
+		  const char *identity, struct moa2_verify_result *result)
+{
+	const char *why = "";
+	char buf[128];
+
+	switch (moa2_identity_normalize(asserted_user, strlen(asserted_user), &p->rules,
+					&result->asserted_identity, &why)) {
+	case MOA2_IDENTITY_OK:
+		moa2_result_check(result, "user binding: after the host's user name rules");
+		return 0;
+	case MOA2_IDENTITY_BAD:
+		moa2_result_reject(result, MOA2_VERIFY_BAD_IDENTITY,
+				   "the client asserted user %s, which is refused: %s",
+				   moa2_printable(asserted_user, buf, sizeof(buf)), why);
+		return -1;
+	default:
+		moa2_result_reject(result, MOA2_VERIFY_USER_MISMATCH,
+				   "the client asserted user %s but the token belongs to %s",
+				   moa2_printable(asserted_user, buf, sizeof(buf)), identity);
+		return -1;
+	}
+}
+
 int
 moa2_verify_bind_user(const struct moa2_provider *p, const char *asserted_user,
 		      const char *identity, struct moa2_verify_result *result)
@@ -335,6 +363,8 @@ moa2_verify_bind_user(const struct moa2_provider *p, const char *asserted_user,
 
 	if (asserted_user == NULL)
 		return 0;
+	if (p->verifier->host_binding)
+		return bind_user_by_host(p, asserted_user, identity, result);
 	if (moa2_identity_matches(asserted_user, identity, &p->rules, &equal, &why) ==
 	    MOA2_IDENTITY_BAD) {
 		moa2_result_reject(result, MOA2_VERIFY_BAD_IDENTITY,
@@ -399,6 +429,20 @@ check_identity(const struct moa2_provider *p, const struct moa2_json *claims,
 	return moa2_verify_bind_user(p, asserted_user, result->identity, result);
 }
 
+void
+moa2_verify_read_identity(const struct moa2_provider *p,
+			  const struct moa2_json *claims,
+			  struct moa2_verify_result *result)
+{
+	const char *claim, *why;
+
+	if (result->claimed_identity != NULL || !moa2_json_is_object(claims))
+		return;
+	if (moa2_identity_from_claims(claims, &p->rules, &result->claimed_identity,
+				      &claim, &why) != MOA2_IDENTITY_OK)
+		result->claimed_identity = NULL;
+}
+
 static char *
 claim_export_text(const struct moa2_json *claim)
 {
@@ -455,6 +499,7 @@ moa2_verify_claims(const struct moa2_provider *p, const struct moa2_json *claims
 	      unsigned int flags, const char *asserted_user,
 	      struct moa2_verify_result *result)
 {
+	moa2_verify_read_identity(p, claims, result);
 	if (!moa2_json_is_object(claims)) {
 		moa2_result_reject(result, MOA2_VERIFY_MALFORMED, "the claims are not a JSON object");
 		return -1;

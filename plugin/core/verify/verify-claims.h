@@ -21,8 +21,15 @@ int moa2_verify_claims(const struct moa2_provider *p, const struct moa2_json *cl
 		       struct moa2_verify_result *result);
 
 /* User binding (see verify-identity.h): 0 when no user was asserted or it
-   equals identity; -1 with result rejected (user_mismatch, bad_identity). */
+   equals identity; -1 with result rejected (user_mismatch, bad_identity).
+   With host binding the asserted user is only normalised into
+   result->asserted_identity (the host compares after its own rules). */
 int moa2_verify_bind_user(const struct moa2_provider *p, const char *asserted_user,
 			  const char *identity, struct moa2_verify_result *result);
+/* Sets result->claimed_identity from claims (unverified: for log lines),
+   unless it is set already or no identity can be read. */
+void moa2_verify_read_identity(const struct moa2_provider *p,
+			       const struct moa2_json *claims,
+			       struct moa2_verify_result *result);
 
 #endif

@@ -54,7 +54,20 @@ struct moa2_verifier {
 	time_t (*now)(void *context);
 	void *now_context;
 	bool explain;
+	bool host_binding;
 };
+
+/* A monotonic clock in microseconds, for durations (0 if there is none). */
+static inline unsigned long long
+moa2_monotonic_usecs(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (unsigned long long)ts.tv_sec * 1000000ULL +
+		(unsigned long long)ts.tv_nsec / 1000ULL;
+}
 
 static inline time_t
 moa2_verifier_now(const struct moa2_verifier *v)

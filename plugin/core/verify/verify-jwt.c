@@ -143,6 +143,8 @@ moa2_verify_jwt(struct moa2_provider *p, const struct moa2_jws *jws,
 	result->provider = p->cfg->name;
 	result->scope = p->scope;
 	result->openid_configuration = p->cfg->discovery_url;
+	/* for the log of a rejection: read before the signature */
+	moa2_verify_read_identity(p, moa2_jws_payload(jws), result);
 	if (verify_signature(p, jws, result) == MOA2_VERIFY_OK &&
 	    check_typ(p, jws, result) == 0 &&
 	    check_not_id_token(p, jws, result) == 0 &&

@@ -222,6 +222,27 @@ jwks_doc_create(struct moa2_provider *p)
 	return doc;
 }
 
+/* The host's key fetch event (log.h): one per finished HTTP fetch of the
+   JWKS, reported by the first call after it (a background refresh ends
+   after the login that started it). */
+static void
+key_fetch_event(const struct moa2_provider *p)
+{
+	unsigned long long usecs;
+	struct moa2_event event;
+	bool failed;
+
+	if (!moa2_remote_doc_fetch_report(p->jwks_doc, &failed, &usecs))
+		return;
+	moa2_event_init(&event, MOA2_EVENT_KEY_FETCH_FINISHED);
+	moa2_event_add_str(&event, "provider", p->cfg->name);
+	moa2_event_add_str(&event, "result", failed ? "failed" : "ok");
+	moa2_event_add_int(&event, "duration_usecs", (long long)usecs);
+	snprintf(event.text, sizeof(event.text), "provider %s: key set fetch "
+		 "%s in %llu us", p->cfg->name, failed ? "failed" : "ok", usecs);
+	moa2_log_event(&p->verifier->logger, &event);
+}
+
 int
 moa2_provider_keys(struct moa2_provider *p, unsigned int flags,
 		   const struct moa2_jwks **remote_r, const char **error_r)
@@ -246,6 +267,7 @@ moa2_provider_keys(struct moa2_provider *p, unsigned int flags,
 		p->jwks_doc = jwks_doc_create(p);
 	ret = moa2_remote_doc_get(p->jwks_doc, moa2_verifier_now(p->verifier), flags,
 				  &body, &len, error_r);
+	key_fetch_event(p);
 	if (ret < 0)
 		return -1;
 	if (ret > 0 && p->jwks_next != NULL) {

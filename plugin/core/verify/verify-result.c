@@ -65,12 +65,46 @@ void
 moa2_verify_result_clear(struct moa2_verify_result *result)
 {
 	free(result->identity);
+	free(result->claimed_identity);
+	free(result->asserted_identity);
 	for (unsigned int i = 0; i < result->claims_count; i++) {
 		free(result->claims[i].name);
 		free(result->claims[i].value);
 	}
 	free(result->claims);
 	memset(result, 0, sizeof(*result));
+}
+
+void
+moa2_verify_result_bind_host(struct moa2_verify_result *result,
+			     const char *host_identity, const char *host_asserted,
+			     const char *host_error)
+{
+	char buf[128], buf2[128];
+	char *identity;
+
+	if (result->outcome != MOA2_OUTCOME_ACCEPTED)
+		return;
+	if (host_identity == NULL) {
+		moa2_result_reject(result, MOA2_VERIFY_NO_IDENTITY,
+			"the identity %s is not a valid user name here: %s",
+			moa2_printable(result->identity, buf, sizeof(buf)),
+			host_error != NULL ? host_error : "refused");
+		return;
+	}
+	if (result->asserted_identity != NULL &&
+	    (host_asserted == NULL || strcmp(host_asserted, host_identity) != 0)) {
+		moa2_result_reject(result, MOA2_VERIFY_USER_MISMATCH,
+			"the client asserted user %s but the token belongs to %s",
+			moa2_printable(host_asserted != NULL ? host_asserted :
+				       result->asserted_identity, buf, sizeof(buf)),
+			moa2_printable(host_identity, buf2, sizeof(buf2)));
+		return;
+	}
+	if ((identity = strdup(host_identity)) == NULL)
+		abort();
+	free(result->identity);
+	result->identity = identity;
 }
 
 const char *

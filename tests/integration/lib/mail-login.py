@@ -11,6 +11,8 @@ nobody in this project wrote), for the Dovecot/Postfix integration tests.
   --src IP          local source address (Dovecot's auth penalty is per IP)
   --double-b64      return base64 from the callback, as the widely copied
                     imaplib example does (imaplib/smtplib encode it again)
+  --empty-ack       answer an OAUTHBEARER failure challenge with an empty
+                    line instead of ^A (as msmtp and Mail::IMAPClient do)
   --raw TEXT        send TEXT verbatim as the response line (IMAP only;
                     e.g. invalid base64)
   --list-subjects   IMAP: after login, print "subject: S" per INBOX message
@@ -70,7 +72,8 @@ class Authenticator:
         if self.calls == 1:
             return self._out(response_for(self.args, self.token))
         # the failure acknowledgement: XOAUTH2 empty, OAUTHBEARER ^A
-        return self._out(b"\x01" if self.args.mech == "OAUTHBEARER" else b"")
+        return self._out(b"\x01" if self.args.mech == "OAUTHBEARER" and
+                         not self.args.empty_ack else b"")
 
 
 class SourceIMAP(imaplib.IMAP4):
@@ -208,6 +211,7 @@ def main():
     p.add_argument("--authzid")
     p.add_argument("--src")
     p.add_argument("--double-b64", action="store_true")
+    p.add_argument("--empty-ack", action="store_true")
     p.add_argument("--raw")
     p.add_argument("--list-subjects", action="store_true")
     p.add_argument("--wait-subject")

@@ -36,6 +36,8 @@
      info   [MECH ]rejected reason=R token=sha256:F: DETAIL (provider=P)
      error  [MECH ]temporary failure reason=R token=sha256:F: DETAIL (provider=P)
      info   MECH response refused: ERROR: SENTENCE
+     debug  the client answered the MECH failure challenge with an empty response instead of ^A
+     info   the client did not acknowledge the failure challenge as MECH requires
      info   MECH accepted a doubly base64-encoded response (OPTION): ...
    (P is "-" when no provider judged, F "-" when the verifier computed no
    fingerprint.) The double base64 explanation is one sentence, the codec's
@@ -78,6 +80,26 @@ struct moa2_verdict_log {
 	char text[MOA2_VERDICT_LOG_MAX];
 };
 
+/* The verification event: every host emits it once per verification
+   (Dovecot: an event of this name, with the verdict line), so metrics
+   count verifications by outcome, reason and provider:
+     outcome         accepted | rejected | tempfail
+     reason          the reason code (verify-reason.h; "ok" when accepted)
+     provider        the provider that judged, "-" when none did
+     mode            where the host verified: MOA2_VERDICT_MODE_*
+     mechanism       the SASL mechanism as the host names it ("XOAUTH2",
+                     "OAUTHBEARER", "PLAIN"), "-" when unknown
+     duration_usecs  the verification's wall time in microseconds (the
+                     core's own clock: in Dovecot's threads and workers it
+                     excludes the queueing) */
+#define MOA2_EVENT_VERIFY_FINISHED "mail_oauth2_verify_finished"
+#define MOA2_VERDICT_MODE_THREADS "threads" /* a thread of the host process */
+#define MOA2_VERDICT_MODE_WORKER "worker"   /* a helper process (auth-worker) */
+#define MOA2_VERDICT_MODE_MAIN "main"       /* the host's main thread */
+void moa2_verdict_event(const struct moa2_verify_result *result,
+			const char *mechanism, const char *mode,
+			struct moa2_event *event_r);
+
 /* The log line of a verification result. mech is the mechanism's name as
    the host knows it ("XOAUTH2", "PLAIN"), or NULL; now is the host's clock
    (for expires_in). */
@@ -91,6 +113,15 @@ void moa2_verdict_log_codec_error(enum moa2_sasl_mech mech,
 				  enum moa2_sasl_error error,
 				  const char *double_base64_option,
 				  struct moa2_verdict_log *log_r);
+/* The log line of the client's answer to a failure challenge: returns -1
+   when there is nothing to log (the acknowledgement the mechanism asks
+   for: XOAUTH2 an empty response, OAUTHBEARER ^A), else 0 with the line.
+   An empty answer to OAUTHBEARER's challenge (msmtp and Mail::IMAPClient
+   answer so) is common and harmless: debug, so a failed login is not also
+   a complaint about the client; any other answer: info. Either way the
+   host then fails the login. */
+int moa2_verdict_log_failure_ack(enum moa2_sasl_mech mech, const void *data,
+				 size_t len, struct moa2_verdict_log *log_r);
 /* The log line of a doubly encoded response accepted because the host's
    double_base64_option is on (info). */
 void moa2_verdict_log_double_base64(enum moa2_sasl_mech mech,

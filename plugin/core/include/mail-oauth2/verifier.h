@@ -47,6 +47,16 @@ struct moa2_verify_result {
 	   engine's own work) */
 	char fingerprint[MOA2_FINGERPRINT_LEN + 1];
 	char *identity;                    /* accepted: the normalised user */
+	/* the identity the token names, read (normalised) also when the
+	   token was rejected, NULL when none could be read: for log lines
+	   only (a rejected token's claims may be forged), never a user */
+	char *claimed_identity;
+	/* with host binding (moa2_verifier_set_host_binding): the user the
+	   client asserted, normalised by the provider's rules, for
+	   moa2_verify_result_bind_host(); NULL when none was asserted */
+	char *asserted_identity;
+	/* how long moa2_verify_token() took, in microseconds */
+	unsigned long long duration_usecs;
 	const char *provider;              /* the provider that judged, or NULL */
 	time_t expires_at;                 /* the token's exp, 0 when unknown */
 	bool from_cache;                   /* an opaque-token result cache hit */
@@ -73,6 +83,28 @@ void moa2_verifier_destroy(struct moa2_verifier **verifier);
 /* Fill result.checks with one line per check made (for the CLI; off by
    default: formatting them is not free). */
 void moa2_verifier_set_explain(struct moa2_verifier *verifier, bool explain);
+
+/* Host binding, for hosts with user name rules of their own (Dovecot's
+   auth_username_chars, auth_username_format, auth_username_translation):
+   the verifier normalises the asserted user into result->asserted_identity
+   instead of comparing it with the identity, and the host then applies its
+   rules to both and calls moa2_verify_result_bind_host(), so the user
+   binding compares the names the host will use and the identity becomes
+   the host's user by the host's own path. Off by default. */
+void moa2_verifier_set_host_binding(struct moa2_verifier *verifier,
+				    bool host_binding);
+/* The user binding of an accepted result after the host's rules:
+   host_identity is result->identity as the host's rules made it, or NULL
+   when the host refused it (host_error says why); host_asserted is
+   result->asserted_identity as the host's rules made it (NULL when there
+   is none, or the host refused it). The result becomes a rejection:
+   no_identity when the host refused the identity, user_mismatch when the
+   asserted user was refused or differs; else its identity becomes
+   host_identity. No-op unless the result is accepted. */
+void moa2_verify_result_bind_host(struct moa2_verify_result *result,
+				  const char *host_identity,
+				  const char *host_asserted,
+				  const char *host_error);
 
 /* The clock, for tests (default: time()). */
 void moa2_verifier_set_clock(struct moa2_verifier *verifier,
