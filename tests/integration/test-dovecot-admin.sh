@@ -6,8 +6,9 @@
 #  - identity: a token's identity becomes the Dovecot user by Dovecot's own
 #    username rules (auth_username_chars, auth_username_format = %Lu) in
 #    every mechanism and mode: x/../../escaped@ and a name with a space are
-#    refused, ALICE@EXAMPLE.TEST is alice@example.test everywhere (one
-#    mailbox);
+#    refused by the core (bad_identity), alice+tag@ by Dovecot's
+#    auth_username_chars, ALICE@EXAMPLE.TEST is alice@example.test
+#    everywhere (one mailbox);
 #  - logs: a failed OAUTHBEARER login without authzid names the token's
 #    identity in the auth and the login process lines (never the
 #    placeholder), Debian's fail2ban-regex with its stock dovecot filter
@@ -182,9 +183,10 @@ $JWT_TOOL jwks "$WORK/local.pem" local-1 >"$WORK/local-jwks.json"
 $JWT_TOOL keygen rsa "$WORK/other.pem"
 token_escaped=$(local_token 'x/../../escaped@example.test')
 token_space=$(local_token 'alice smith@example.test')
+token_plus=$(local_token 'alice+tag@example.test')
 token_upper=$(local_token 'ALICE@EXAMPLE.TEST')
 token_upper_expired=$(local_token 'ALICE@EXAMPLE.TEST' -60)
-for t in "$token_escaped" "$token_space" "$token_upper" "$token_upper_expired"; do
+for t in "$token_escaped" "$token_space" "$token_plus" "$token_upper" "$token_upper_expired"; do
 	remember_token "$t"
 done
 
@@ -235,6 +237,11 @@ identity_cases() {
 	next_src
 	expect_login "$1: OAUTHBEARER, token naming x/../../escaped@example.test: refused" \
 		1 'NO \[AUTHENTICATIONFAILED\]' imap "$P_IMAP" "$token_escaped" --mech OAUTHBEARER --src "$SRC"
+	log_has "$1: ... by the core, before Dovecot sees it (reason bad_identity)" \
+		"bearer\([^,]*,$SRC,.*rejected reason=bad_identity "
+	next_src
+	expect_login "$1: OAUTHBEARER, token naming alice+tag@example.test ('+' is not in auth_username_chars): refused" \
+		1 'NO \[AUTHENTICATIONFAILED\]' imap "$P_IMAP" "$token_plus" --mech OAUTHBEARER --src "$SRC"
 	log_has "$1: ... by Dovecot's auth_username_chars (reason no_identity)" \
 		"bearer\([^,]*,$SRC,.*rejected reason=no_identity .*not a valid user name here: .*auth_username_chars"
 	next_src
@@ -277,17 +284,19 @@ identity_cases() {
 		"imap-login: Info: Login: user=<alice@example\.test>, method=LOGIN, rip=127\.0\.0\.1,"
 	check_eq "$1: one mailbox for all of them, nothing outside the mail root" \
 		"$(ls "$DV/mail" | tr '\n' ' '; find "$WORK" -name 'escaped*' | head -n 1)" "alice@example.test "
-	# 8 verifications (XOAUTH2 user=x/../.. is refused before any)
+	# 9 verifications (XOAUTH2 user=x/../.. is refused before any)
 	stats_dump
 	check_eq "$1: stats: 6 accepted by provider local" \
 		"$(stats_count mail_oauth2_verify_accepted_ok_local)" 6
-	check_eq "$1: stats: 2 rejected no_identity by provider local" \
-		"$(stats_count mail_oauth2_verify_rejected_no_identity_local)" 2
-	check_eq "$1: stats: all 8 with mode=$2" "$(stats_count "moa2_test_mode_$2")" 8
+	check_eq "$1: stats: 2 rejected bad_identity by provider local" \
+		"$(stats_count mail_oauth2_verify_rejected_bad_identity_local)" 2
+	check_eq "$1: stats: 1 rejected no_identity by provider local" \
+		"$(stats_count mail_oauth2_verify_rejected_no_identity_local)" 1
+	check_eq "$1: stats: all 9 with mode=$2" "$(stats_count "moa2_test_mode_$2")" 9
 	check_eq "$1: stats: 1 of them with mechanism LOGIN" \
 		"$(stats_count "moa2_test_mode_$2_LOGIN")" 1
-	check_eq "$1: stats: 4 of them with mechanism OAUTHBEARER" \
-		"$(stats_count "moa2_test_mode_$2_OAUTHBEARER")" 4
+	check_eq "$1: stats: 5 of them with mechanism OAUTHBEARER" \
+		"$(stats_count "moa2_test_mode_$2_OAUTHBEARER")" 5
 }
 
 restart ""
