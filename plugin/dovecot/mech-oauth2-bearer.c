@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Our XOAUTH2 and OAUTHBEARER (RFC 7628) mechanisms. They replace
    Dovecot's built-ins when the bearer passdb is loaded (unless its args say
-   builtin_mechanisms=yes); see dovecot-compat.c for how.
+   builtin_mechanisms=yes); see dovecot-api-23.c for how. Shared by the
+   APIs with struct mech_module (2.3, 2.4.0-2.4.1: dovecot-api.h).
 
    The client response is parsed by the shared codec (sasl-codec.h), then
    the token goes through Dovecot's passdb chain as the password, as
@@ -35,6 +36,7 @@
 #include "mail-oauth2/sasl-codec.h"
 #include "mail-oauth2/verdict.h"
 
+#include "dovecot-api.h"
 #include "dovecot-log.h"
 #include "passdb-bearer.h"
 
@@ -138,7 +140,8 @@ oauth2_bearer_send_challenge(struct oauth2_bearer_request *req)
 	struct auth_request *request = &req->auth;
 	/* the verdict may come from Dovecot's own oauth2 passdb */
 	const char *openid_configuration = req->openid_configuration != NULL ?
-		req->openid_configuration : request->openid_config_url;
+		req->openid_configuration : 
+		moa2_dovecot_request_openid_configuration(request);
 	char *json;
 
 	/* the token is not needed any more */

@@ -258,7 +258,7 @@ else
 fi
 
 # every passdb args option the driver parses is documented in the snippet
-opts=$(sed -n 's/.*strcmp(key, "\([a-z_0-9]*\)") == 0.*/\1/p' "$TOP/plugin/dovecot/passdb-bearer.c")
+opts=$(sed -n 's/.*strcmp(key, "\([a-z_0-9]*\)") == 0.*/\1/p' "$TOP/plugin/dovecot/dovecot-api-23.c")
 undocumented=
 for o in $opts; do
 	grep -q "^  #.*\b$o=" "$TOP/conf.d/dovecot/10-mail-oauth2.conf" || undocumented="$undocumented $o"
