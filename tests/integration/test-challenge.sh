@@ -116,13 +116,16 @@ jwks_refetch_interval = 1s
 EOF
 }
 mkdir -p "$WORK/cache-dovecot"
-chown dovecot "$WORK/cache-dovecot"
+dovecot_chown dovecot "$WORK/cache-dovecot"
 verify_conf "$WORK/verify-dovecot.conf" "$WORK/cache-dovecot"
 
 # ---------------------------------------------------------------- Dovecot
 
 dovecot_ports
-if ! dovecot_setup "$WORK/dovecot" "$DOVECOT_MODULE"; then
+# Dovecot 2.4: the settings module built next to the auth module
+DOVECOT_SETTINGS_MODULE=${DOVECOT_SETTINGS_MODULE:-$(dirname "$DOVECOT_MODULE")/libmail_oauth2_settings.so}
+[ -f "$DOVECOT_SETTINGS_MODULE" ] || DOVECOT_SETTINGS_MODULE=
+if ! dovecot_setup "$WORK/dovecot" "$DOVECOT_MODULE" $DOVECOT_SETTINGS_MODULE; then
 	not_ok "the Dovecot module can be loaded from the build dir" "$DOVECOT_SETUP_ERROR"
 	summary $NAME
 fi
