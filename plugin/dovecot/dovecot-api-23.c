@@ -219,6 +219,12 @@ moa2_dovecot_auth_debug(void)
 	return global_auth_settings != NULL && global_auth_settings->debug;
 }
 
+const char *
+moa2_dovecot_double_base64_option(void)
+{
+	return "passdb args allow_double_base64=yes";
+}
+
 /* ------------------------------------------------------------ args */
 
 static bool

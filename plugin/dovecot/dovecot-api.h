@@ -117,6 +117,10 @@ moa2_dovecot_request_openid_configuration(const struct auth_request *request);
 /* auth_debug = yes */
 bool moa2_dovecot_auth_debug(void);
 
+/* How the admin accepts doubly base64-encoded responses, for the log line
+   that names them (2.3: "passdb args allow_double_base64=yes"). */
+const char *moa2_dovecot_double_base64_option(void);
+
 /* ----------------------------------------------------------- helpers */
 
 /* str_begins() of 2.3, str_begins_with() of 2.4 */

@@ -50,8 +50,6 @@
    other way to tell it from a wrong password). */
 #define OAUTH2_BEARER_TEMPFAIL_REASON \
 	"Temporary authentication failure, try again later"
-/* how an admin accepts doubly base64-encoded responses, for the log */
-#define OAUTH2_BEARER_DOUBLE_B64_OPTION "passdb args allow_double_base64=yes"
 
 struct oauth2_bearer_request {
 	struct auth_request auth;
@@ -256,14 +254,14 @@ mech_oauth2_bearer_auth_continue(struct auth_request *request,
 	if (moa2_sasl_parse(req->mech, data, data_size,
 			    oauth2_bearer_sasl_flags, &resp, &error) < 0) {
 		moa2_verdict_log_codec_error(req->mech, error,
-			OAUTH2_BEARER_DOUBLE_B64_OPTION, &line);
+			moa2_dovecot_double_base64_option(), &line);
 		oauth2_bearer_log(request, line.level, line.text);
 		auth_request_fail(request);
 		return;
 	}
 	if (resp.double_base64) {
 		moa2_verdict_log_double_base64(req->mech,
-			OAUTH2_BEARER_DOUBLE_B64_OPTION, &line);
+			moa2_dovecot_double_base64_option(), &line);
 		oauth2_bearer_log(request, line.level, line.text);
 	}
 	if (!oauth2_bearer_set_user(req, &resp)) {

@@ -122,6 +122,7 @@ jwks_refetch_interval = 1s
 EOF
 }
 mkdir -p "$WORK/cache-dovecot"
+dovecot_chown dovecot "$WORK/cache-dovecot"
 verify_conf "$WORK/verify-dovecot.conf" "$WORK/cache-dovecot"
 
 # ---------------------------------------------------------------- Dovecot
@@ -134,8 +135,6 @@ if ! dovecot_setup "$WORK/dovecot" "$DOVECOT_MODULE" $DOVECOT_SETTINGS_MODULE; t
 	not_ok "the Dovecot module can be loaded from the build dir" "$DOVECOT_SETUP_ERROR"
 	summary $NAME
 fi
-# the user dovecot of the host or of DOVECOT_CHROOT
-dovecot_chown dovecot "$WORK/cache-dovecot"
 dovecot_bearer_conf "$WORK/verify-dovecot.conf" ""
 dovecot_write_conf "auth_mechanisms = plain
 auth_failure_delay = 0
