@@ -37,7 +37,10 @@
       PASSV command passdb-blocking.c sends and read its reply first, so
       that the moa2_* fields of a failed lookup reach the mechanism (the
       auth_request_handle_passdb_callback() rollback would drop them).
-      2.4 hands the reply over already split into fields. */
+      2.4 hands the reply over already split into fields. The passdb's
+      use_worker = yes is taken as blocking = yes: Dovecot sets
+      passdb_module.blocking from it after preinit, and init() clears it
+      again, so that Dovecot never makes the worker call itself. */
 
 #include "auth-common.h"
 #include "array.h"
@@ -48,6 +51,10 @@
 #include "auth-request.h"
 #include "auth-worker-connection.h"
 #include "passdb-blocking.h"
+#include "settings.h"
+#include "auth-settings.h"
+#include "dict.h"
+#include "db-oauth2.h"
 
 #include "dovecot-api.h"
 #include "dovecot-api-242.h"
@@ -220,8 +227,71 @@ moa2_dovecot_auth_debug(void)
 	return global_auth_settings != NULL && global_auth_settings->debug;
 }
 
+const char *
+moa2_dovecot_double_base64_option(void)
+{
+	return "allow_double_base64 = yes in passdb bearer { }";
+}
+
+/* builtin_mechanisms = yes: Dovecot's own XOAUTH2/OAUTHBEARER validate
+   tokens with the global oauth2 { } and never ask a passdb. Without an
+   introspection URL or a local validation key dict they assert on the
+   first token (2.4.5 too: oauth2-jwt.c, key_dict != NULL), since our
+   settings module made local the default (dovecot-settings-24.c): refuse
+   that now, at start-up, with a message saying what is missing. As in
+   dovecot-api-240.c: the oauth2 settings API is the same. */
+static int
+bearer_check_builtin_oauth2(const char **error_r)
+{
+	const struct auth_oauth2_settings *set;
+	struct event *event, *dict_event;
+	struct dict *dict;
+	const char *error;
+	bool local;
+	int ret;
+
+	event = event_create(auth_event);
+	settings_event_add_filter_name(event, "oauth2");
+	if (settings_get(event, &auth_oauth2_setting_parser_info, 0, &set,
+			 error_r) < 0) {
+		event_unref(&event);
+		return -1;
+	}
+	local = strcmp(set->introspection_mode, "local") == 0;
+	settings_free(set);
+	if (!local) {
+		event_unref(&event);
+		return 0;
+	}
+	dict_event = event_create(event);
+	settings_event_add_filter_name(dict_event, "oauth2_local_validation");
+	ret = dict_init_auto(dict_event, &dict, &error);
+	if (ret > 0)
+		dict_deinit(&dict);
+	event_unref(&dict_event);
+	event_unref(&event);
+	if (ret < 0) {
+		*error_r = t_strdup_printf("builtin_mechanisms = yes: "
+			"oauth2_local_validation: %s", error);
+		return -1;
+	}
+	if (ret == 0) {
+		*error_r = "builtin_mechanisms = yes: Dovecot's own XOAUTH2 "
+			"and OAUTHBEARER validate tokens with the oauth2 { } "
+			"block, and it has neither an introspection URL nor an "
+			"oauth2_local_validation key dict; configure one, or "
+			"let mail-oauth2's mechanisms verify the tokens "
+			"(builtin_mechanisms = no)";
+		return -1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ module */
 
+/* The passdb_parameters argument (use_cache) exists from 2.4.3 or 2.4.4
+   on (configure: HAVE_DOVECOT_PASSDB_PARAMETERS); passdb bearer never
+   lets Dovecot cache its results (passdb-bearer.c), so it is not read. */
 static int
 bearer_preinit(pool_t pool, struct event *event,
 #ifdef HAVE_DOVECOT_PASSDB_PARAMETERS
@@ -230,18 +300,37 @@ bearer_preinit(pool_t pool, struct event *event,
 	       struct passdb_module **module_r, const char **error_r)
 {
 	struct moa2_dovecot_passdb_set set;
+	const struct auth_passdb_settings *passdb_set;
 
 	if (moa2_dovecot_settings_get(event, pool, &set, error_r) < 0)
 		return -1;
+	if (settings_get(event, &auth_passdb_setting_parser_info, 0,
+			 &passdb_set, error_r) < 0)
+		return -1;
+	if (passdb_set->use_worker)
+		set.blocking = MOA2_DOVECOT_BLOCKING_WORKERS;
+	settings_free(passdb_set);
+	if (set.builtin_mechanisms && !worker &&
+	    bearer_check_builtin_oauth2(error_r) < 0)
+		return -1;
 	*module_r = moa2_bearer_passdb_create(pool, &set);
 	return 0;
+}
+
+static void
+bearer_init(struct passdb_module *module)
+{
+	/* use_worker = yes is blocking = yes (preinit), with our own worker
+	   call (see the header) */
+	module->blocking = FALSE;
+	moa2_bearer_passdb_init(module);
 }
 
 static struct passdb_module_interface passdb_bearer = {
 	.name = "bearer",
 
 	.preinit = bearer_preinit,
-	.init = moa2_bearer_passdb_init,
+	.init = bearer_init,
 	.deinit = moa2_bearer_passdb_deinit,
 
 	.verify_plain = moa2_bearer_passdb_verify_plain,

@@ -35,6 +35,7 @@
 #include "mail-oauth2/sasl-codec.h"
 #include "mail-oauth2/verdict.h"
 
+#include "dovecot-api.h"
 #include "dovecot-api-242.h"
 #include "dovecot-log.h"
 #include "passdb-bearer.h"
@@ -45,7 +46,6 @@
 #define OAUTH2_BEARER_PLACEHOLDER_USER "bearer-token-user"
 #define OAUTH2_BEARER_TEMPFAIL_REASON \
 	"Temporary authentication failure, try again later"
-#define OAUTH2_BEARER_DOUBLE_B64_OPTION "passdb bearer { allow_double_base64 = yes }"
 
 struct oauth2_bearer_request {
 	struct sasl_server_mech_request mreq;
@@ -254,14 +254,14 @@ mech_oauth2_bearer_auth_continue(struct sasl_server_mech_request *mreq,
 	if (moa2_sasl_parse(req->mech, data, data_size,
 			    oauth2_bearer_sasl_flags, &resp, &error) < 0) {
 		moa2_verdict_log_codec_error(req->mech, error,
-			OAUTH2_BEARER_DOUBLE_B64_OPTION, &line);
+			moa2_dovecot_double_base64_option(), &line);
 		oauth2_bearer_log(req, line.level, line.text);
 		sasl_server_request_failure(mreq);
 		return;
 	}
 	if (resp.double_base64) {
 		moa2_verdict_log_double_base64(req->mech,
-			OAUTH2_BEARER_DOUBLE_B64_OPTION, &line);
+			moa2_dovecot_double_base64_option(), &line);
 		oauth2_bearer_log(req, line.level, line.text);
 	}
 	if (!oauth2_bearer_set_user(req, &resp)) {

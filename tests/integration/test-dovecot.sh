@@ -147,6 +147,7 @@ dovecot_log() {
 #   2.4  auth(USER,SRC,sasl:xoauth2)<session>: Info: bearer: TEXT
 #        auth-worker(USER,SRC)<PID><session>: request [N]: Info: bearer: TEXT
 #        auth(USER,SRC,sasl:xoauth2)<session>: Info: xoauth2: TEXT
+#        (2.4.2+: ... Info: sasl(xoauth2): TEXT)
 # req_re PROCESS LEVEL USER SRC: up to TEXT of a passdb line (PROCESS: auth
 # or auth-worker); mech_re LEVEL MECH USER SRC: of a mechanism's line
 req_re() {
@@ -160,7 +161,8 @@ req_re() {
 }
 mech_re() {
 	if [ "$DOVECOT_API" = 2.4 ]; then
-		printf 'auth\\(%s,%s,sasl:%s\\)[^ ]*: %s: %s: ' "$3" "$4" "$2" "$1" "$2"
+		# 2.4.2+ (lib-sasl): sasl(xoauth2): instead of xoauth2:
+		printf 'auth\\(%s,%s,sasl:%s\\)[^ ]*: %s: (%s|sasl\\(%s\\)): ' "$3" "$4" "$2" "$1" "$2" "$2"
 	else
 		printf '%s: %s\\(%s,%s,' "$1" "$2" "$3" "$4"
 	fi
