@@ -322,6 +322,37 @@ else
 	not_ok "conf.d/dovecot/10-mail-oauth2.conf is a valid Dovecot config" "$(cat "$OUT/doveconf.out")"
 fi
 
+# 2.4: the settings module makes doveconf check our keys (a bad value is
+# refused with the key's name), and its default oauth2_introspection_mode =
+# local is why xoauth2 in auth_mechanisms needs no oauth2 { } block
+if [ "$DOVECOT_API" = 2.4 ]; then
+	sed 's/^  threads = 0$/  threads = 65/' "$DV/10-mail-oauth2-active.conf" >"$DV/bad-threads.conf"
+	sed "s|10-mail-oauth2-active.conf|bad-threads.conf|" "$DV/dovecot.conf" >"$DV/bad.conf"
+	if dovecot_cmd doveconf -c "$DV/bad.conf" -n >"$OUT/doveconf-bad.out" 2>&1; then
+		not_ok "doveconf refuses threads = 65" "$(tail -n 3 "$OUT/doveconf-bad.out")"
+	else
+		check "doveconf refuses threads = 65, naming the key" \
+			grep -q 'passdb_bearer_threads = 65: at most 64' "$OUT/doveconf-bad.out"
+	fi
+	check_eq "the settings module's default: oauth2_introspection_mode = local" \
+		"$(dovecot_cmd doveconf -c "$DV/dovecot.conf" -h oauth2/introspection_mode 2>&1)" local
+	rm -f "$DV/bad.conf" "$DV/bad-threads.conf"
+	# the README's path on Debian 13: the distribution's own /etc/dovecot
+	# (of the chroot) with the snippet copied into conf.d/
+	if [ -n "${DOVECOT_CHROOT:-}" ] && [ -f "$DOVECOT_CHROOT/etc/dovecot/dovecot.conf" ]; then
+		cp -a "$DOVECOT_CHROOT/etc/dovecot" "$WORK/etc-dovecot"
+		sed "s|^  config_file = .*|  config_file = $WORK/verify.conf|" \
+			"$TOP/conf.d/dovecot/2.4/10-mail-oauth2.conf" >"$WORK/etc-dovecot/conf.d/10-mail-oauth2.conf"
+		if dovecot_cmd doveconf -c "$WORK/etc-dovecot/dovecot.conf" -n >"$OUT/doveconf-debian.out" 2>&1 &&
+			grep -q '^passdb bearer {' "$OUT/doveconf-debian.out" &&
+			grep -q '^  xoauth2 = yes' "$OUT/doveconf-debian.out"; then
+			ok "Debian's own dovecot.conf with the snippet in conf.d/: doveconf accepts it (xoauth2, oauthbearer, passdb bearer)"
+		else
+			not_ok "Debian's own dovecot.conf with the snippet in conf.d/" "$(grep -v '^#' "$OUT/doveconf-debian.out" | head -n 20)"
+		fi
+	fi
+fi
+
 # every passdb option the driver parses is documented in the snippet (2.3:
 # the args of dovecot-api-23.c; 2.4: the passdb_bearer_* settings of
 # dovecot-settings-24.c, each a "  KEY = " line of the 2.4 snippet)
