@@ -18,20 +18,21 @@
 
    1. Mechanisms. Each auth (one per protocol block, auth.h: auths) has a
       SASL server instance, auth->sasl_inst, created by
-      auth_sasl_instance_init() after the passdbs' preinit; the passdbs'
-      init() runs next (auths_init), then auth_sasl_init() builds the
-      handshake (the MECH lines) from the server's mechanisms, before the
-      auth process accepts any connection. So the passdb's init() can put
-      our definitions (mech-oauth2-bearer-242.c) into every instance and
-      the clients see them. A mechanism name is unique across the server
-      (sasl_server_mech_register asserts), so a built-in XOAUTH2 or
-      OAUTHBEARER is first unregistered from every instance. The built-ins
-      cannot be listed in auth_mechanisms without an oauth2 { } block
-      anyway (auth_sasl_oauth2_initialize: "Cannot initialize oauth2" is
-      fatal), so normally there is none and ours are added: the bearer
-      passdb brings its mechanisms. The instances are freed
-      (auths_free) before modules are unloaded, so they never point into
-      an unloaded module.
+      auth_sasl_instance_init() with the mechanisms of its auth_mechanisms
+      after the passdbs' preinit; the passdbs' init() runs next
+      (auths_init), then auth_sasl_init() builds the handshake (the MECH
+      lines) from the server's mechanisms, before the auth process accepts
+      any connection. So the passdb's init() replaces the built-in XOAUTH2
+      and OAUTHBEARER by our definitions (mech-oauth2-bearer-242.c) in
+      every instance that has them, as the older APIs replace them in the
+      register. A mechanism name is unique across the server
+      (sasl_server_mech_register asserts), so the built-in is first
+      unregistered from every instance, then ours registered. Listing them
+      in auth_mechanisms needs the settings module's default
+      oauth2_introspection_mode (dovecot-settings-24.c): 2.4.5 too stops
+      the auth process without it ("Cannot initialize oauth2"). The
+      instances are freed (auths_free) before modules are unloaded, so
+      they never point into an unloaded module.
 
    2. Worker calls: as in 2.3 (dovecot-api-23.c), we send the worker the
       PASSV command passdb-blocking.c sends and read its reply first, so
@@ -68,29 +69,32 @@
 
 /* ------------------------------------------------------------ mechanisms */
 
-/* our def in every auth's SASL instance instead of any other of that
-   name; returns how many built-ins went */
+/* our def in place of the mechanism of that name in each auth's SASL
+   instance that has one (auth_mechanisms enabled it there); returns in how
+   many */
 static unsigned int
 dovecot_mech_install(const struct sasl_server_mech_def *def)
 {
+	ARRAY(struct auth *) enabled;
 	struct auth *auth;
-	unsigned int replaced = 0;
 
+	t_array_init(&enabled, array_count(&auths));
 	/* first out of every instance: the name is unique server-wide */
 	array_foreach_elem(&auths, auth) {
 		const struct sasl_server_mech *mech =
 			sasl_server_mech_find(auth->sasl_inst, def->name);
 
-		if (mech != NULL && mech->def != def) {
+		if (mech == NULL)
+			continue;
+		array_push_back(&enabled, &auth);
+		if (mech->def != def)
 			sasl_server_mech_unregister(auth->sasl_inst, mech->def);
-			replaced++;
-		}
 	}
-	array_foreach_elem(&auths, auth) {
+	array_foreach_elem(&enabled, auth) {
 		if (sasl_server_mech_find(auth->sasl_inst, def->name) == NULL)
 			(void)sasl_server_mech_register(auth->sasl_inst, def, NULL);
 	}
-	return replaced;
+	return array_count(&enabled);
 }
 
 void
@@ -103,17 +107,17 @@ moa2_dovecot_mechs_install(unsigned int sasl_flags)
 
 	mech_oauth2_bearer_set_sasl_flags(sasl_flags);
 	if (!array_is_created(&auths) || array_is_empty(&auths)) {
-		e_error(moa2_dovecot_log_event(), "cannot install XOAUTH2 and "
-			"OAUTHBEARER: no auth instance");
+		e_error(moa2_dovecot_log_event(), "cannot replace the built-in "
+			"XOAUTH2 and OAUTHBEARER: no auth instance");
 		return;
 	}
-	for (i = 0; i < N_ELEMENTS(defs); i++) {
-		unsigned int replaced = dovecot_mech_install(defs[i]);
-
-		e_debug(moa2_dovecot_log_event(),
-			"%s: using the mail-oauth2 mechanism%s", defs[i]->name,
-			replaced > 0 ? " (the built-in was replaced)" : "");
-	}
+	for (i = 0; i < N_ELEMENTS(defs); i++) T_BEGIN {
+		if (dovecot_mech_install(defs[i]) > 0) {
+			e_debug(moa2_dovecot_log_event(),
+				"%s: using the mail-oauth2 mechanism",
+				defs[i]->name);
+		}
+	} T_END;
 }
 
 /* ------------------------------------------------------------ workers */
