@@ -12,17 +12,24 @@
      23    2.3.x              dovecot-api-23.c            mech.h, passdb
                                                           preinit(pool, args)
      240   2.4.0 - 2.4.1      dovecot-api-240.c,          mech.h, settings_get(),
-                              dovecot-settings-240.c      passdb preinit(pool,
-                                                          event, &mod, &error)
-     242   2.4.2 and later    dovecot-api-242.c (slot)    sasl-server-oauth2.h,
-                                                          no mech.h
+                              dovecot-api-24.c,           passdb preinit(pool,
+                              dovecot-settings-24.c       event, &mod, &error)
+     242   2.4.2 and later    dovecot-api-242.c,          sasl-server-oauth2.h,
+                              mech-oauth2-bearer-242.c,   no mech.h (2.4.3+:
+                              dovecot-api-24.c,           preinit with struct
+                              dovecot-settings-24.c       passdb_parameters)
+
+   dovecot-api-24.c holds what 240 and 242 share (the worker round trip,
+   the accessors, the passdb's preinit and init behind each API's own
+   passdb_module_interface).
 
    Shared by every API: passdb-bearer.c (verification, the verdict, claims
    export, the module's life cycle), passdb-bearer-threads.c (the
    verification threads), dovecot-log.c (the mail-oauth2 log category). The
    mechanism side of the struct mech_module APIs (23, 240) is
-   mech-oauth2-bearer.c; an API without struct mech_module (242) provides
-   the mech_oauth2_bearer_* functions of passdb-bearer.h itself.
+   mech-oauth2-bearer.c; the lib-sasl API (242) has its own,
+   mech-oauth2-bearer-242.c, with the mech_oauth2_bearer_* functions of
+   passdb-bearer.h.
 
    An API file provides, below:
    - the passdb module: a struct passdb_module_interface "bearer" whose
