@@ -696,6 +696,9 @@ mode_cases() {
 mode_cases "blocking=threads threads=2" "blocking=threads threads=2" auth
 mode_cases "threads=1" "threads=1" auth
 mode_cases "blocking=yes" "blocking=yes" auth-worker
+# 2.4: Dovecot's own use_worker = yes means the same (our worker call, so the
+# challenge keeps scope and openid-configuration)
+[ "$DOVECOT_API" = 2.4 ] && mode_cases "use_worker=yes" "use_worker=yes" auth-worker
 
 # ---------------------------------------------------------------- built-ins
 
