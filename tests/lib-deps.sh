@@ -13,7 +13,7 @@ MOA2_SANITIZER_DEPS="clang libclang-rt-14-dev"
 # config under a temp dir; their packages' services are never started)
 MOA2_INTEGRATION_DEPS="python3 curl dovecot-core dovecot-imapd dovecot-pop3d
 dovecot-submissiond dovecot-lmtpd postfix swaks util-linux bsdutils
-libsasl2-modules sasl2-bin isync msmtp fail2ban"
+libsasl2-modules sasl2-bin isync msmtp python3-cryptography fail2ban"
 # Debian chroots of other releases (tests/support/debian-chroot.sh), to run
 # the Dovecot tests against Dovecot 2.4 (trixie, sid): on the host...
 MOA2_CHROOT_DEPS="debootstrap debian-archive-keyring util-linux"

@@ -4,6 +4,7 @@
    no event exists yet goes to i_error/i_info with the plugin's prefix. */
 
 #include "auth-common.h"
+#include "dovecot-api.h"
 #include "dovecot-log.h"
 
 static struct event_category event_category_mail_oauth2 = {
@@ -46,7 +47,7 @@ bool
 moa2_dovecot_log_want_debug(void)
 {
 	return moa2_force_debug ||
-		(global_auth_settings != NULL && global_auth_settings->debug) ||
+		moa2_dovecot_auth_debug() ||
 		(moa2_global_event != NULL && event_want_debug_log(moa2_global_event));
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Our XOAUTH2 and OAUTHBEARER (RFC 7628) mechanisms. They replace
    Dovecot's built-ins when the bearer passdb is loaded (unless its args say
-   builtin_mechanisms=yes); see dovecot-compat.c for how.
+   builtin_mechanisms=yes); see dovecot-api-23.c for how. Shared by the
+   APIs with struct mech_module (2.3, 2.4.0-2.4.1: dovecot-api.h).
 
    The client response is parsed by the shared codec (sasl-codec.h), then
    the token goes through Dovecot's passdb chain as the password, as
@@ -17,7 +18,7 @@
      name (the core's line); a doubly base64-encoded response is named as
      such.
    - the passdb walk starts at the first token passdb (driver bearer or
-     oauth2; dovecot-compat.c), so a password passdb listed before it (pam)
+     oauth2; dovecot-api-*.c), so a password passdb listed before it (pam)
      never gets the token, unless a deny passdb comes first;
    - an empty answer to OAUTHBEARER's challenge (msmtp, Mail::IMAPClient)
      is a debug line, any other wrong answer an info line (verdict.h).
@@ -40,7 +41,7 @@
 #include "mail-oauth2/sasl-codec.h"
 #include "mail-oauth2/verdict.h"
 
-#include "dovecot-compat.h"
+#include "dovecot-api.h"
 #include "dovecot-log.h"
 #include "passdb-bearer.h"
 
@@ -54,8 +55,6 @@
    other way to tell it from a wrong password). */
 #define OAUTH2_BEARER_TEMPFAIL_REASON \
 	"Temporary authentication failure, try again later"
-/* how an admin accepts doubly base64-encoded responses, for the log */
-#define OAUTH2_BEARER_DOUBLE_B64_OPTION "passdb args allow_double_base64=yes"
 
 struct oauth2_bearer_request {
 	struct auth_request auth;
@@ -148,7 +147,8 @@ oauth2_bearer_send_challenge(struct oauth2_bearer_request *req)
 	struct auth_request *request = &req->auth;
 	/* the verdict may come from Dovecot's own oauth2 passdb */
 	const char *openid_configuration = req->openid_configuration != NULL ?
-		req->openid_configuration : request->openid_config_url;
+		req->openid_configuration : 
+		moa2_dovecot_request_openid_configuration(request);
 	char *json;
 
 	/* the token is not needed any more */
@@ -261,14 +261,14 @@ mech_oauth2_bearer_auth_continue(struct auth_request *request,
 	if (moa2_sasl_parse(req->mech, data, data_size,
 			    oauth2_bearer_sasl_flags, &resp, &error) < 0) {
 		moa2_verdict_log_codec_error(req->mech, error,
-			OAUTH2_BEARER_DOUBLE_B64_OPTION, &line);
+			moa2_dovecot_double_base64_option(), &line);
 		oauth2_bearer_log(request, line.level, line.text);
 		auth_request_fail(request);
 		return;
 	}
 	if (resp.double_base64) {
 		moa2_verdict_log_double_base64(req->mech,
-			OAUTH2_BEARER_DOUBLE_B64_OPTION, &line);
+			moa2_dovecot_double_base64_option(), &line);
 		oauth2_bearer_log(request, line.level, line.text);
 	}
 	if (!oauth2_bearer_set_user(req, &resp)) {

@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* passdb bearer: the password is an OAuth 2.0 bearer token, verified by
-   the mail-oauth2 engine.
-
-     passdb {
-       driver = bearer
-       args = [blocking=threads|yes|no] [threads=N] [builtin_mechanisms=no|yes]
-              [allow_double_base64=no|yes] [/etc/mail-oauth2/verify.conf]
-     }
+   the mail-oauth2 engine. Shared by every Dovecot API (dovecot-api.h): the
+   API file reads the settings (2.3: args = ...; 2.4: keys of the passdb
+   block) into struct moa2_dovecot_passdb_set and calls
+   moa2_bearer_passdb_create(); everything after that is here.
 
    Works with our XOAUTH2/OAUTHBEARER (mech-oauth2-bearer.c, which replace
    Dovecot's when this module is loaded), with Dovecot 2.3's built-in ones
@@ -42,20 +39,17 @@
 
 #include "auth-common.h"
 #include "ioloop.h"
-#include "module-dir.h"
 #include "str.h"
-#include "strnum.h"
 #include "passdb.h"
 #include "auth-request.h"
 #include "auth-fields.h"
-#include "mech.h"
 
 #include "mail-oauth2/sasl-codec.h"
 #include "mail-oauth2/verdict.h"
 #include "mail-oauth2/verifier.h"
 #include "mail-oauth2/verify-config.h"
 
-#include "dovecot-compat.h"
+#include "dovecot-api.h"
 #include "dovecot-log.h"
 #include "dovecot-username.h"
 #include "passdb-bearer.h"
@@ -65,81 +59,27 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define BEARER_DEFAULT_CONFIG "/etc/mail-oauth2/verify.conf"
-/* threads=N: more than that is a typo, not a machine */
-#define BEARER_THREADS_MAX 64
 /* measured with tests/bench/bench-dovecot (2 CPUs, warm keys, RS256):
    threads=1 1.4-1.7x the built-in oauth2 passdb's auths/s, blocking=no
    1.1-1.3x, blocking=yes 1.1-1.2x; threads=2 1.36-1.52x */
-#define BEARER_DEFAULT_MODE BEARER_MODE_THREADS
 /* the default threads=N is one per CPU but the main thread's, at most
    this: per login the main thread's work (Dovecot's request handling) is
    about as much as a thread's (the signature check) */
 #define BEARER_DEFAULT_THREADS_MAX 4
 
-#define MOA2_EXPORT __attribute__((visibility("default")))
-
-enum bearer_mode {
-	BEARER_MODE_WORKERS,   /* blocking=yes */
-	BEARER_MODE_INPROCESS, /* blocking=no */
-	BEARER_MODE_THREADS,   /* blocking=threads */
-};
-
 struct bearer_passdb_module {
 	struct passdb_module module;
 
-	const char *config_path;
+	struct moa2_dovecot_passdb_set set;
 	struct moa2_verify_config *config;
 	/* blocking=no, and in auth-workers */
 	struct moa2_verifier *verifier;
 	/* blocking=threads, in the auth process */
 	struct bearer_threads *threads;
-
-	enum bearer_mode mode;
 	unsigned int threads_count;
-	bool builtin_mechanisms;
-	bool allow_double_base64;
 };
 
 static unsigned int bearer_module_count;
-
-/* ------------------------------------------------------------ args */
-
-static bool
-bearer_parse_bool(const char *key, const char *value)
-{
-	if (strcmp(value, "yes") == 0)
-		return TRUE;
-	if (strcmp(value, "no") == 0)
-		return FALSE;
-	i_fatal("passdb bearer: args: %s=%s: expected yes or no", key, value);
-}
-
-static enum bearer_mode
-bearer_parse_mode(const char *value)
-{
-	if (strcmp(value, "threads") == 0)
-		return BEARER_MODE_THREADS;
-	if (strcmp(value, "yes") == 0)
-		return BEARER_MODE_WORKERS;
-	if (strcmp(value, "no") == 0)
-		return BEARER_MODE_INPROCESS;
-	i_fatal("passdb bearer: args: blocking=%s: expected yes, no or threads",
-		value);
-}
-
-static unsigned int
-bearer_parse_threads(const char *value)
-{
-	unsigned int count;
-
-	if (str_to_uint(value, &count) < 0 || count < 1 ||
-	    count > BEARER_THREADS_MAX) {
-		i_fatal("passdb bearer: args: threads=%s: expected a number "
-			"from 1 to %u", value, BEARER_THREADS_MAX);
-	}
-	return count;
-}
 
 static unsigned int
 bearer_default_threads(void)
@@ -149,60 +89,6 @@ bearer_default_threads(void)
 	if (cpus <= 2)
 		return 1;
 	return (unsigned int)I_MIN(cpus - 1, BEARER_DEFAULT_THREADS_MAX);
-}
-
-/* threads=N without blocking= means blocking=threads; with blocking=yes
-   or no it contradicts them */
-static void
-bearer_check_mode(struct bearer_passdb_module *module, bool mode_set,
-		  bool threads_set)
-{
-	if (!threads_set)
-		return;
-	if (!mode_set)
-		module->mode = BEARER_MODE_THREADS;
-	else if (module->mode != BEARER_MODE_THREADS) {
-		i_fatal("passdb bearer: args: threads=%u applies to "
-			"blocking=threads only", module->threads_count);
-	}
-}
-
-static void
-bearer_parse_args(struct bearer_passdb_module *module, pool_t pool,
-		  const char *args)
-{
-	const char *const *arg = t_strsplit_spaces(args, " ");
-	bool mode_set = FALSE, threads_set = FALSE;
-
-	module->mode = BEARER_DEFAULT_MODE;
-	module->threads_count = bearer_default_threads();
-	module->config_path = BEARER_DEFAULT_CONFIG;
-	for (; *arg != NULL; arg++) {
-		const char *value = strchr(*arg, '=');
-		const char *key;
-
-		if (value == NULL) {
-			module->config_path = p_strdup(pool, *arg);
-			continue;
-		}
-		key = t_strdup_until(*arg, value++);
-		if (strcmp(key, "blocking") == 0) {
-			module->mode = bearer_parse_mode(value);
-			mode_set = TRUE;
-		} else if (strcmp(key, "threads") == 0) {
-			module->threads_count = bearer_parse_threads(value);
-			threads_set = TRUE;
-		} else if (strcmp(key, "builtin_mechanisms") == 0)
-			module->builtin_mechanisms = bearer_parse_bool(key, value);
-		else if (strcmp(key, "allow_double_base64") == 0)
-			module->allow_double_base64 = bearer_parse_bool(key, value);
-		else {
-			i_fatal("passdb bearer: args: unknown option '%s' "
-				"(known: blocking, threads, builtin_mechanisms, "
-				"allow_double_base64, and the config path)", key);
-		}
-	}
-	bearer_check_mode(module, mode_set, threads_set);
 }
 
 /* ------------------------------------------------------------ claims */
@@ -226,9 +112,9 @@ bearer_claim_exportable(const char *name)
 {
 	const char *p;
 
-	if (*name == '\0' || str_begins(name, "userdb_") ||
-	    str_begins(name, "forward_") || str_begins(name, "moa2_") ||
-	    str_begins(name, "proxy_") ||
+	if (*name == '\0' || moa2_dovecot_str_begins(name, "userdb_") ||
+	    moa2_dovecot_str_begins(name, "forward_") || moa2_dovecot_str_begins(name, "moa2_") ||
+	    moa2_dovecot_str_begins(name, "proxy_") ||
 	    str_array_find(bearer_reserved_fields, name))
 		return FALSE;
 	for (p = name; *p != '\0'; p++) {
@@ -415,9 +301,10 @@ bearer_verify(struct bearer_passdb_module *module,
 	return ret;
 }
 
-static void
-bearer_verify_plain(struct auth_request *request, const char *password,
-		    verify_plain_callback_t *callback)
+void
+moa2_bearer_passdb_verify_plain(struct auth_request *request,
+				const char *password,
+				verify_plain_callback_t *callback)
 {
 	struct bearer_passdb_module *module =
 		(struct bearer_passdb_module *)request->passdb->passdb;
@@ -427,7 +314,7 @@ bearer_verify_plain(struct auth_request *request, const char *password,
 				      bearer_asserted_user(request), callback);
 		return;
 	}
-	if (module->mode == BEARER_MODE_WORKERS && !worker) {
+	if (module->set.blocking == MOA2_DOVECOT_BLOCKING_WORKERS && !worker) {
 		moa2_dovecot_worker_verify_plain(request,
 			mech_oauth2_bearer_user_from_token(request) ?
 			MOA2_FIELD_USER_FROM_TOKEN"=yes" : NULL,
@@ -439,20 +326,40 @@ bearer_verify_plain(struct auth_request *request, const char *password,
 
 /* ------------------------------------------------------------ life cycle */
 
-static struct passdb_module *
-bearer_preinit(pool_t pool, const char *args)
+static void
+bearer_check_set(const struct moa2_dovecot_passdb_set *set)
+{
+	if (set->threads > MOA2_DOVECOT_THREADS_MAX) {
+		i_fatal("passdb bearer: threads=%u: expected a number from 1 "
+			"to %u", set->threads, MOA2_DOVECOT_THREADS_MAX);
+	}
+	if (set->threads > 0 &&
+	    set->blocking != MOA2_DOVECOT_BLOCKING_THREADS) {
+		i_fatal("passdb bearer: threads=%u applies to "
+			"blocking=threads only", set->threads);
+	}
+}
+
+struct passdb_module *
+moa2_bearer_passdb_create(pool_t pool, const struct moa2_dovecot_passdb_set *set)
 {
 	struct bearer_passdb_module *module;
+	const char *path;
 	char *error;
 	int ret;
 
+	bearer_check_set(set);
 	module = p_new(pool, struct bearer_passdb_module, 1);
-	bearer_parse_args(module, pool, args);
+	module->set = *set;
+	if (module->set.config_path == NULL || *module->set.config_path == '\0')
+		module->set.config_path = MOA2_DOVECOT_DEFAULT_CONFIG;
+	path = module->set.config_path;
+	module->threads_count = set->threads > 0 ? set->threads :
+		bearer_default_threads();
 
 	/* as root, before privileges are dropped: the config may hold a
 	   client secret readable only by root */
-	if (moa2_verify_config_load(module->config_path, &module->config,
-				    &error) < 0) {
+	if (moa2_verify_config_load(path, &module->config, &error) < 0) {
 		const char *msg = t_strdup(error);
 
 		free(error);
@@ -460,8 +367,8 @@ bearer_preinit(pool_t pool, const char *args)
 	}
 	moa2_dovecot_log_init(module->config->log_debug);
 	/* verifiers too are created as root, before privileges are dropped
-	   (ca_file is read now); threads start in bearer_init() */
-	if (module->mode == BEARER_MODE_THREADS && !worker) {
+	   (ca_file is read now); threads start in init() */
+	if (set->blocking == MOA2_DOVECOT_BLOCKING_THREADS && !worker) {
 		ret = bearer_threads_create(module->config,
 					    module->threads_count,
 					    bearer_apply, &module->threads,
@@ -477,36 +384,21 @@ bearer_preinit(pool_t pool, const char *args)
 		const char *msg = t_strdup(error);
 
 		free(error);
-		i_fatal("passdb bearer: %s: %s", module->config_path, msg);
+		i_fatal("passdb bearer: %s: %s", path, msg);
 	}
 	bearer_module_count++;
 
 	/* never cached by Dovecot: see the header comment */
 	module->module.default_cache_key = NULL;
 	module->module.default_pass_scheme = "PLAIN";
-	/* not Dovecot's blocking: bearer_verify_plain() calls the worker
-	   itself so that a rejection's challenge data survives */
+	/* not Dovecot's blocking: verify_plain calls the worker itself so
+	   that a rejection's challenge data survives */
 	module->module.blocking = FALSE;
 	return &module->module;
 }
 
-static void
-bearer_replace_mechanism(const struct mech_module *mech)
-{
-	int ret = moa2_dovecot_mech_replace(mech);
-
-	if (ret > 0) {
-		e_debug(moa2_dovecot_log_event(),
-			"%s: using the mail-oauth2 mechanism", mech->mech_name);
-	} else if (ret < 0) {
-		e_error(moa2_dovecot_log_event(), "%s: cannot replace the "
-			"built-in mechanism: no mechanism register",
-			mech->mech_name);
-	}
-}
-
-static void
-bearer_init(struct passdb_module *_module)
+void
+moa2_bearer_passdb_init(struct passdb_module *_module)
 {
 	struct bearer_passdb_module *module =
 		(struct bearer_passdb_module *)_module;
@@ -516,16 +408,14 @@ bearer_init(struct passdb_module *_module)
 		e_debug(moa2_dovecot_log_event(), "verifying tokens in %u "
 			"threads of the auth process", module->threads_count);
 	}
-	if (worker || module->builtin_mechanisms)
+	if (worker || module->set.builtin_mechanisms)
 		return;
-	mech_oauth2_bearer_set_sasl_flags(module->allow_double_base64 ?
-		MOA2_SASL_FLAG_ALLOW_DOUBLE_BASE64 : 0);
-	bearer_replace_mechanism(&mech_xoauth2_bearer);
-	bearer_replace_mechanism(&mech_oauthbearer_bearer);
+	moa2_dovecot_mechs_install(module->set.allow_double_base64 ?
+				   MOA2_SASL_FLAG_ALLOW_DOUBLE_BASE64 : 0);
 }
 
-static void
-bearer_deinit(struct passdb_module *_module)
+void
+moa2_bearer_passdb_deinit(struct passdb_module *_module)
 {
 	struct bearer_passdb_module *module =
 		(struct bearer_passdb_module *)_module;
@@ -537,37 +427,4 @@ bearer_deinit(struct passdb_module *_module)
 	moa2_verify_config_free(&module->config);
 	if (--bearer_module_count == 0)
 		moa2_dovecot_log_deinit();
-}
-
-static struct passdb_module_interface passdb_bearer = {
-	.name = "bearer",
-
-	.preinit = bearer_preinit,
-	.init = bearer_init,
-	.deinit = bearer_deinit,
-
-	.verify_plain = bearer_verify_plain,
-};
-
-/* ------------------------------------------------------------ module */
-
-/* libauthdb_bearer.so: Dovecot loads it when a passdb says driver = bearer
-   (passdb.c:passdb_preinit -> auth_module_load("authdb_bearer")) and
-   refuses it unless authdb_bearer_version equals its own ABI version. */
-MOA2_EXPORT extern const char *authdb_bearer_version;
-MOA2_EXPORT void authdb_bearer_init(struct module *module);
-MOA2_EXPORT void authdb_bearer_deinit(void);
-
-const char *authdb_bearer_version = DOVECOT_ABI_VERSION;
-
-void
-authdb_bearer_init(struct module *module ATTR_UNUSED)
-{
-	passdb_register_module(&passdb_bearer);
-}
-
-void
-authdb_bearer_deinit(void)
-{
-	passdb_unregister_module(&passdb_bearer);
 }

@@ -10,7 +10,8 @@ struct auth_request;
 struct mech_module;
 
 /* Fields between the auth master and an auth-worker (never sent to a
-   client: dovecot-compat.c takes moa2_* fields out of worker replies).
+   client: the API file (dovecot-api-NN.c) takes moa2_* fields out of
+   worker replies).
    master -> worker: the client asserted no user (OAUTHBEARER without a=),
    so the identity comes from the token alone. */
 #define MOA2_FIELD_USER_FROM_TOKEN "moa2_user_from_token"

@@ -33,7 +33,10 @@
 # Dovecot's anvil auth penalty delays logins from an IP after a failure:
 # every failing Dovecot login uses its own source address (127.0.0.N).
 # Env: DOVECOT_MODULE, MOA2_SASL_PLUGIN (defaults: the build dir of
-# MAIL_OAUTH2), KEEP_WORK=1. Needs root, Dovecot, Postfix, python3, node.
+# MAIL_OAUTH2), DOVECOT_SETTINGS_MODULE (Dovecot 2.4; default: next to
+# DOVECOT_MODULE), DOVECOT_CHROOT (the Dovecot of a Debian chroot,
+# lib/dovecot.sh; DOVECOT_MODULE then the plugin built against it),
+# KEEP_WORK=1. Needs root, Dovecot, Postfix, python3, node.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/common.sh"
@@ -58,7 +61,10 @@ chmod 600 "$WORK/.tokens"
 # ---------------------------------------------------------------- checks
 
 missing=
-for cmd in dovecot postfix postconf python3 node openssl; do
+# (with DOVECOT_CHROOT, dovecot is the chroot's: dovecot_setup checks it)
+dovecot_cmds=dovecot
+[ -n "${DOVECOT_CHROOT:-}" ] && dovecot_cmds=
+for cmd in $dovecot_cmds postfix postconf python3 node openssl; do
 	command -v "$cmd" >/dev/null 2>&1 || missing="$missing $cmd"
 done
 [ -z "$missing" ] || { not_ok "the programs the test needs are installed" "missing:$missing"; summary $NAME; }
@@ -116,13 +122,16 @@ jwks_refetch_interval = 1s
 EOF
 }
 mkdir -p "$WORK/cache-dovecot"
-chown dovecot "$WORK/cache-dovecot"
+dovecot_chown dovecot "$WORK/cache-dovecot"
 verify_conf "$WORK/verify-dovecot.conf" "$WORK/cache-dovecot"
 
 # ---------------------------------------------------------------- Dovecot
 
 dovecot_ports
-if ! dovecot_setup "$WORK/dovecot" "$DOVECOT_MODULE"; then
+# Dovecot 2.4: the settings module built next to the auth module
+DOVECOT_SETTINGS_MODULE=${DOVECOT_SETTINGS_MODULE:-$(dirname "$DOVECOT_MODULE")/libmail_oauth2_settings.so}
+[ -f "$DOVECOT_SETTINGS_MODULE" ] || DOVECOT_SETTINGS_MODULE=
+if ! dovecot_setup "$WORK/dovecot" "$DOVECOT_MODULE" $DOVECOT_SETTINGS_MODULE; then
 	not_ok "the Dovecot module can be loaded from the build dir" "$DOVECOT_SETUP_ERROR"
 	summary $NAME
 fi

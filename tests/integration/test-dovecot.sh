@@ -140,6 +140,42 @@ dovecot_log() {
 	cat "$DV/dovecot.log"
 }
 
+# The log prefixes differ between Dovecot 2.3 and 2.4 (EREs):
+#   2.3  auth: Info: bearer(USER,SRC,<session>): TEXT
+#        auth-worker(PID): Info: bearer(USER,SRC,<session>): TEXT
+#        auth: Info: xoauth2(USER,SRC,<session>): TEXT
+#   2.4  auth(USER,SRC,sasl:xoauth2)<session>: Info: bearer: TEXT
+#        auth-worker(USER,SRC)<PID><session>: request [N]: Info: bearer: TEXT
+#        auth(USER,SRC,sasl:xoauth2)<session>: Info: xoauth2: TEXT
+#        (2.4.2+: ... Info: sasl(xoauth2): TEXT)
+# req_re PROCESS LEVEL USER SRC: up to TEXT of a passdb line (PROCESS: auth
+# or auth-worker); mech_re LEVEL MECH USER SRC: of a mechanism's line
+req_re() {
+	if [ "$DOVECOT_API" = 2.4 ]; then
+		printf '%s\\(%s,%s[,)][^ ]*:( request \\[[0-9]+\\]:)? %s: bearer: ' "$1" "$3" "$4" "$2"
+	else
+		_rr_proc=$1
+		[ "$_rr_proc" = auth-worker ] && _rr_proc='auth-worker\([0-9]+\)'
+		printf '%s: %s: .*bearer\\(%s,%s[,)]' "$_rr_proc" "$2" "$3" "$4"
+	fi
+}
+mech_re() {
+	if [ "$DOVECOT_API" = 2.4 ]; then
+		# 2.4.2+ (lib-sasl): sasl(xoauth2): instead of xoauth2:
+		printf 'auth\\(%s,%s,sasl:%s\\)[^ ]*: %s: (%s|sasl\\(%s\\)): ' "$3" "$4" "$2" "$1" "$2" "$2"
+	else
+		printf '%s: %s\\(%s,%s,' "$1" "$2" "$3" "$4"
+	fi
+}
+# login_re SRC: the login process's line of a successful login from SRC
+login_re() {
+	if [ "$DOVECOT_API" = 2.4 ]; then
+		printf 'imap-login: Info: Logged in: user=<alice@example\\.test>, method=OAUTHBEARER, rip=%s,' "$1"
+	else
+		printf 'imap-login: Info: Login: user=<alice@example\\.test>, method=OAUTHBEARER, rip=%s,' "$1"
+	fi
+}
+
 # log_has DESC PATTERN...: every grep -E PATTERN matches one same line of
 # the Dovecot log (waits up to 3 s: workers log asynchronously)
 log_has() {
@@ -243,30 +279,104 @@ dovecot_chown dovecot "$WORK/cache"
 
 # ---------------------------------------------------------------- Dovecot
 
-if ! dovecot_setup "$DV" "$DOVECOT_MODULE"; then
+# Dovecot 2.4: the settings module built next to the auth module
+DOVECOT_SETTINGS_MODULE=${DOVECOT_SETTINGS_MODULE:-$(dirname "$DOVECOT_MODULE")/libmail_oauth2_settings.so}
+[ -f "$DOVECOT_SETTINGS_MODULE" ] || DOVECOT_SETTINGS_MODULE=
+if ! dovecot_setup "$DV" "$DOVECOT_MODULE" $DOVECOT_SETTINGS_MODULE; then
 	not_ok "the module can be loaded from the build dir" "$DOVECOT_SETUP_ERROR"
 	summary dovecot
+fi
+
+# Dovecot 2.4's built-in oauth2 (the builtin_mechanisms=yes case) validates
+# locally with the provider's public key as PEM, under the key of its dict:
+# <azp or default>/RS256/<kid>
+if [ "$DOVECOT_API" = 2.4 ]; then
+	kid_alice=$(idp_jwt_header "$token_alice" | idp_json kid)
+	azp_alice=$(idp_jwt_payload "$token_alice" | idp_json azp 2>/dev/null)
+	mkdir -p "$WORK/oauth2-keys/default/RS256"
+	[ -n "$azp_alice" ] && mkdir -p "$WORK/oauth2-keys/$azp_alice/RS256"
+	if curl -sS --cacert "$TEST_CA" "$IDP_JWKS_URL" >"$OUT/jwks.json" &&
+		python3 -c '
+import base64, json, sys
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+def b64(v): return int.from_bytes(base64.urlsafe_b64decode(v + "=" * (-len(v) % 4)), "big")
+k = [k for k in json.load(open(sys.argv[1]))["keys"] if k["kid"] == sys.argv[2]][0]
+pem = rsa.RSAPublicNumbers(b64(k["e"]), b64(k["n"])).public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+for d in sys.argv[3:]: open(d + "/" + sys.argv[2], "wb").write(pem)
+' "$OUT/jwks.json" "$kid_alice" "$WORK/oauth2-keys/default/RS256" \
+			${azp_alice:+"$WORK/oauth2-keys/$azp_alice/RS256"}; then
+		chmod -R a+rX "$WORK/oauth2-keys"
+	else
+		not_ok "the provider's key as PEM (for Dovecot 2.4's built-in oauth2)"
+	fi
 fi
 
 dovecot_conf ""
 if dovecot_cmd doveconf -c "$DV/dovecot.conf" -n >"$OUT/doveconf.out" 2>&1 &&
 	grep -q 'auth_mechanisms = plain xoauth2 oauthbearer' "$OUT/doveconf.out" &&
-	grep -q 'driver = bearer' "$OUT/doveconf.out"; then
+	grep -q -E '^(  driver = bearer|passdb bearer \{)' "$OUT/doveconf.out"; then
 	ok "conf.d/dovecot/10-mail-oauth2.conf: doveconf accepts it (auth_mechanisms extended, passdb bearer)"
 else
 	not_ok "conf.d/dovecot/10-mail-oauth2.conf is a valid Dovecot config" "$(cat "$OUT/doveconf.out")"
 fi
 
-# every passdb args option the driver parses is documented in the snippet
-opts=$(sed -n 's/.*strcmp(key, "\([a-z_0-9]*\)") == 0.*/\1/p' "$TOP/plugin/dovecot/passdb-bearer.c")
+# 2.4: the settings module makes doveconf check our keys (a bad value is
+# refused with the key's name), and its default oauth2_introspection_mode =
+# local is why xoauth2 in auth_mechanisms needs no oauth2 { } block
+if [ "$DOVECOT_API" = 2.4 ]; then
+	sed 's/^  threads = 0$/  threads = 65/' "$DV/10-mail-oauth2-active.conf" >"$DV/bad-threads.conf"
+	sed "s|10-mail-oauth2-active.conf|bad-threads.conf|" "$DV/dovecot.conf" >"$DV/bad.conf"
+	if dovecot_cmd doveconf -c "$DV/bad.conf" -n >"$OUT/doveconf-bad.out" 2>&1; then
+		not_ok "doveconf refuses threads = 65" "$(tail -n 3 "$OUT/doveconf-bad.out")"
+	else
+		check "doveconf refuses threads = 65, naming the key" \
+			grep -q 'passdb_bearer_threads = 65: at most 64' "$OUT/doveconf-bad.out"
+	fi
+	check_eq "the settings module's default: oauth2_introspection_mode = local" \
+		"$(dovecot_cmd doveconf -c "$DV/dovecot.conf" -h oauth2/introspection_mode 2>&1)" local
+	rm -f "$DV/bad.conf" "$DV/bad-threads.conf"
+	# the README's path on Debian 13: the distribution's own /etc/dovecot
+	# (of the chroot) with the snippet copied into conf.d/
+	if [ -n "${DOVECOT_CHROOT:-}" ] && [ -f "$DOVECOT_CHROOT/etc/dovecot/dovecot.conf" ]; then
+		cp -a "$DOVECOT_CHROOT/etc/dovecot" "$WORK/etc-dovecot"
+		sed "s|^  config_file = .*|  config_file = $WORK/verify.conf|" \
+			"$TOP/conf.d/dovecot/2.4/10-mail-oauth2.conf" >"$WORK/etc-dovecot/conf.d/10-mail-oauth2.conf"
+		if dovecot_cmd doveconf -c "$WORK/etc-dovecot/dovecot.conf" -n >"$OUT/doveconf-debian.out" 2>&1 &&
+			grep -q '^passdb bearer {' "$OUT/doveconf-debian.out" &&
+			grep -q '^  xoauth2 = yes' "$OUT/doveconf-debian.out"; then
+			ok "Debian's own dovecot.conf with the snippet in conf.d/: doveconf accepts it (xoauth2, oauthbearer, passdb bearer)"
+		else
+			not_ok "Debian's own dovecot.conf with the snippet in conf.d/" "$(grep -v '^#' "$OUT/doveconf-debian.out" | head -n 20)"
+		fi
+	fi
+fi
+
+# every passdb option the driver parses is documented in the snippet (2.3:
+# the args of dovecot-api-23.c; 2.4: the passdb_bearer_* settings of
+# dovecot-settings-24.c, each a "  KEY = " line of the 2.4 snippet)
+if [ "$DOVECOT_API" = 2.4 ]; then
+	opts=$(sed -n 's/.*DEF([A-Z_]*, passdb_bearer_\([a-z_0-9]*\)),.*/\1/p' "$TOP/plugin/dovecot/dovecot-settings-24.c")
+	snippet=$TOP/conf.d/dovecot/2.4/10-mail-oauth2.conf
+	doc_24=yes
+else
+	opts=$(sed -n 's/.*strcmp(key, "\([a-z_0-9]*\)") == 0.*/\1/p' "$TOP/plugin/dovecot/dovecot-api-23.c")
+	snippet=$TOP/conf.d/dovecot/10-mail-oauth2.conf
+	doc_24=
+fi
 undocumented=
 for o in $opts; do
-	grep -q "^  #.*\b$o=" "$TOP/conf.d/dovecot/10-mail-oauth2.conf" || undocumented="$undocumented $o"
+	if [ -n "$doc_24" ]; then
+		grep -q "^  $o = " "$snippet" || undocumented="$undocumented $o"
+	else
+		grep -q "^  #.*\b$o=" "$snippet" || undocumented="$undocumented $o"
+	fi
 done
 if [ -n "$opts" ] && [ -z "$undocumented" ]; then
-	ok "every passdb args option ($(echo $opts)) is documented in 10-mail-oauth2.conf"
+	ok "every passdb option ($(echo $opts)) is documented in $(basename "$(dirname "$snippet")")/10-mail-oauth2.conf"
 else
-	not_ok "passdb args options documented in 10-mail-oauth2.conf" "found: $opts; undocumented:$undocumented"
+	not_ok "passdb options documented in $snippet" "found: $opts; undocumented:$undocumented"
 fi
 
 if dovecot_start; then
@@ -293,13 +403,13 @@ token_short=$(idp_token alice https://mail.test 6)
 expect_login "a token valid for 6 s: logged in (auth_cache_size is set)" 0 OK \
 	imap "$P_IMAP" "$token_short" --user "$ALICE"
 log_has "log: accepted at debug level with identity, provider and token fingerprint" \
-	'Debug: .*bearer\(alice@example\.test,127\.0\.0\.1,.*accepted user=alice@example\.test provider=testidp token=sha256:[0-9a-f]{8} '
+	"$(req_re auth Debug 'alice@example\.test' '127\.0\.0\.1').*accepted user=alice@example\.test provider=testidp token=sha256:[0-9a-f]{8} "
 log_has "XOAUTH2 is mail-oauth2's mechanism (the built-in was replaced)" \
 	'XOAUTH2: using the mail-oauth2 mechanism'
 log_has "the default mode verifies in threads of the auth process (blocking=threads)" \
 	'auth: Debug: bearer: verifying tokens in [0-9]+ threads of the auth process'
 log_has "... and the login above was verified there, not in an auth-worker" \
-	'auth: Debug: bearer\(alice@example\.test,127\.0\.0\.1,.*accepted user=alice@example\.test'
+	"$(req_re auth Debug 'alice@example\.test' '127\.0\.0\.1').*accepted user=alice@example\.test"
 log_has "the claim of claims_export reaches the login process as an extra field" \
 	'client passdb out: OK.*user=alice@example\.test.*preferred_username=alice'
 
@@ -309,7 +419,7 @@ next_src
 expect_login "imaplib OAUTHBEARER without authzid (RFC 7628: optional): logged in" 0 OK \
 	imap "$P_IMAP" "$token_alice" --mech OAUTHBEARER --src "$SRC"
 log_has "OAUTHBEARER without authzid: the user is the token's identity" \
-	"imap-login: Info: Login: user=<alice@example\.test>, method=OAUTHBEARER, rip=$SRC,"
+	"$(login_re "$SRC")"
 expect_login "imaplib PLAIN with the token as password: logged in" 0 OK \
 	imap "$P_IMAP" "$token_alice" --mech PLAIN --user "$ALICE"
 expect_login "bob's own token (user=bob): logged in as bob" 0 OK \
@@ -385,7 +495,7 @@ refused() {
 		"$@" --src "$SRC"
 	challenge_is "$_rf_desc: challenge status 401 with scope and openid-configuration" 401
 	log_has "$_rf_desc: log says rejected reason=$_rf_reason at info" \
-		"Info: .*bearer\([^,]*,${SRC}[,)].*rejected reason=$_rf_reason token=sha256:[0-9a-f]{8}: "
+		"$(req_re auth Info '[^,]*' "$SRC").*rejected reason=$_rf_reason token=sha256:[0-9a-f]{8}: "
 }
 
 refused "alice's token with user=bob" user_mismatch \
@@ -411,7 +521,7 @@ d = json.loads(sys.argv[1])
 assert d["status"] == "401" and d.get("scope") in (None, "imap"), d
 assert d.get("openid-configuration") in (None, sys.argv[2]), d' "$challenge" "$IDP_DISCOVERY_URL"
 log_has "an alg:none token: log says rejected reason=alg_not_allowed at info" \
-	"Info: .*bearer\([^,]*,$SRC,.*rejected reason=alg_not_allowed token=sha256:[0-9a-f]{8}: "
+	"$(req_re auth Info '[^,]*' "$SRC").*rejected reason=alg_not_allowed token=sha256:[0-9a-f]{8}: "
 refused "an expired token" expired \
 	imap "$P_IMAP" "$token_expired" --user "$ALICE"
 # wait_past_exp TOKEN: sleep until the token's exp has passed
@@ -430,14 +540,14 @@ expect_login "OAUTHBEARER with a=bob and alice's token: NO" 1 'NO \[AUTHENTICATI
 	imap "$P_IMAP" "$token_alice" --mech OAUTHBEARER --authzid "$BOB" --src "$SRC"
 challenge_is "OAUTHBEARER failure: challenge status invalid_token with scope and openid-configuration" invalid_token
 log_has "OAUTHBEARER with a=bob: log says rejected reason=user_mismatch" \
-	"bearer\([^,]*,$SRC,.*rejected reason=user_mismatch"
+	"$(req_re auth Info '[^,]*' "$SRC").*rejected reason=user_mismatch"
 
 next_src
 expect_login "double base64 (the imaplib example's bug): NO" 1 'NO \[AUTHENTICATIONFAILED\]' \
 	imap "$P_IMAP" "$token_alice" --user "$ALICE" --double-b64 --src "$SRC"
 check_eq "double base64: no challenge (a malformed response is not a token failure)" "$challenge" ""
 log_has "double base64: the log names it in plain words" \
-	"Info: xoauth2\(\?,$SRC,.*XOAUTH2 response refused: double_base64: the client base64-encoded its response twice"
+	"$(mech_re Info xoauth2 '\?' "$SRC").*XOAUTH2 response refused: double_base64: the client base64-encoded its response twice"
 
 next_src
 expect_login "invalid base64: refused by Dovecot before any mechanism" 1 'NO ' \
@@ -448,7 +558,7 @@ next_src
 expect_login "base64 of garbage: NO" 1 'NO \[AUTHENTICATIONFAILED\]' \
 	imap "$P_IMAP" "$token_alice" --raw "$(printf 'user=x auth=y' | base64)" --src "$SRC"
 log_has "base64 of garbage: the codec error is logged by name" \
-	"Info: xoauth2\(\?,$SRC,.*XOAUTH2 response refused: no_terminator: "
+	"$(mech_re Info xoauth2 '\?' "$SRC").*XOAUTH2 response refused: no_terminator: "
 
 if [ -n "$POSTFIX_PID" ]; then
 	next_src
@@ -456,7 +566,7 @@ if [ -n "$POSTFIX_PID" ]; then
 		smtp "$P_SMTPD" "$token_expired" --user "$ALICE" --src "$SRC"
 	challenge_is "Postfix smtpd: the client got the 334 JSON challenge" 401
 	log_has "Postfix smtpd, expired token: log says rejected reason=expired" \
-		"bearer\([^,]*,${SRC}[,)].*rejected reason=expired"
+		"$(req_re auth Info '[^,]*' "$SRC").*rejected reason=expired"
 fi
 
 # ---------------------------------------------------------------- outage
@@ -479,7 +589,7 @@ next_src
 expect_login "provider down, token with an unknown key: NO [UNAVAILABLE] (temporary failure)" \
 	2 'TEMPFAIL .*\[UNAVAILABLE\]' imap "$P_IMAP" "$token_new_kid" --user "$ALICE" --src "$SRC"
 log_has "provider down: the log says temporary failure reason=unavailable at error level" \
-	"Error: .*bearer\([^,]*,$SRC,.*temporary failure reason=unavailable token=sha256:[0-9a-f]{8}"
+	"$(req_re auth Error '[^,]*' "$SRC").*temporary failure reason=unavailable token=sha256:[0-9a-f]{8}"
 if [ -n "$POSTFIX_PID" ]; then
 	# Postfix's Dovecot SASL client answers every FAIL with 535 (it ignores
 	# Dovecot's code=temp_fail); the reason text is all it can pass on
@@ -513,15 +623,15 @@ if dovecot_start; then
 	expect_login "allow_double_base64=yes: the doubly encoded response logs in" 0 OK \
 		imap "$P_IMAP" "$token_warm" --user "$ALICE" --double-b64 --src "$SRC"
 	log_has "allow_double_base64=yes: still named in the log" \
-		"xoauth2\([^,]*,$SRC,.*accepted a doubly base64-encoded response"
+		"$(mech_re Info xoauth2 '[^,]*' "$SRC").*accepted a doubly base64-encoded response"
 	log_has "blocking=no: accepted in the auth process itself, not in a worker" \
-		"auth: Debug: bearer\(alice@example\.test,127\.0\.0\.1,.*accepted user=alice@example\.test"
+		"$(req_re auth Debug 'alice@example\.test' '127\.0\.0\.1').*accepted user=alice@example\.test"
 	next_src
 	expect_login "blocking=no, OAUTHBEARER with a=bob: NO" 1 'NO \[AUTHENTICATIONFAILED\]' \
 		imap "$P_IMAP" "$token_warm" --mech OAUTHBEARER --authzid "$BOB" --src "$SRC"
 	challenge_is "blocking=no: the challenge carries scope and openid-configuration too" invalid_token
 	log_has "blocking=no: rejected in the auth process, reason=user_mismatch" \
-		"auth: Info: bearer\([^,]*,$SRC,.*rejected reason=user_mismatch"
+		"$(req_re auth Info '[^,]*' "$SRC").*rejected reason=user_mismatch"
 	idp_stop
 	expect_login "blocking=no, provider down, keys warm: login works" 0 OK \
 		imap "$P_IMAP" "$token_warm" --mech OAUTHBEARER
@@ -536,15 +646,15 @@ fi
 
 # mode_cases LABEL PASSDB_OPTIONS PROCESS: Dovecot restarted with
 # PASSDB_OPTIONS, the provider up at the start and down at the end. PROCESS
-# is the log prefix (ERE) of the process that must verify: "auth" for
-# blocking=no|threads, "auth-worker\([0-9]+\)" for blocking=yes. In
+# is the process that must verify (req_re): "auth" for blocking=no|threads,
+# "auth-worker" for blocking=yes. In
 # blocking=threads the verification threads only buffer their log lines;
 # the auth process's main thread logs them on the request's event, which
 # the checks of the engine's own error line prove.
 mode_cases() {
 	_mc_label=$1
 	_mc_proc=$3
-	_mc_where=${3%%\\*}
+	_mc_where=$3
 	dovecot_stop || not_ok "Dovecot stops" "pid $DOVECOT_PID still running"
 	if idp_restart; then
 		ok "$_mc_label: provider up again (same port and keys)"
@@ -561,13 +671,13 @@ mode_cases() {
 	expect_login "$_mc_label: XOAUTH2 login" 0 OK \
 		imap "$P_IMAP" "$token_warm" --user "$ALICE" --src "$SRC"
 	log_has "$_mc_label: accepted (debug) in the $_mc_where process" \
-		"$_mc_proc: Debug: .*bearer\(alice@example\.test,$SRC,.*accepted user=alice@example\.test provider=testidp"
+		"$(req_re "$_mc_proc" Debug 'alice@example\.test' "$SRC").*accepted user=alice@example\.test provider=testidp"
 	next_src
 	expect_login "$_mc_label, OAUTHBEARER with a=bob: NO" 1 'NO \[AUTHENTICATIONFAILED\]' \
 		imap "$P_IMAP" "$token_warm" --mech OAUTHBEARER --authzid "$BOB" --src "$SRC"
 	challenge_is "$_mc_label: the challenge carries status, scope and openid-configuration" invalid_token
 	log_has "$_mc_label: rejected at info in the $_mc_where process, reason=user_mismatch" \
-		"$_mc_proc: Info: .*bearer\([^,]*,$SRC,.*rejected reason=user_mismatch token=sha256:[0-9a-f]{8}: "
+		"$(req_re "$_mc_proc" Info '[^,]*' "$SRC").*rejected reason=user_mismatch token=sha256:[0-9a-f]{8}: "
 	idp_stop
 	next_src
 	expect_login "$_mc_label, provider down, keys warm: login works" 0 OK \
@@ -576,36 +686,70 @@ mode_cases() {
 	expect_login "$_mc_label, provider down, unknown key: NO [UNAVAILABLE]" \
 		2 'TEMPFAIL .*\[UNAVAILABLE\]' imap "$P_IMAP" "$token_new_kid" --user "$ALICE" --src "$SRC"
 	log_has "$_mc_label, provider down: temporary failure reason=unavailable at error in the $_mc_where process" \
-		"$_mc_proc: Error: .*bearer\([^,]*,$SRC,.*temporary failure reason=unavailable token=sha256:[0-9a-f]{8}"
+		"$(req_re "$_mc_proc" Error '[^,]*' "$SRC").*temporary failure reason=unavailable token=sha256:[0-9a-f]{8}"
 	log_has "$_mc_label, provider down: the engine's own error line, logged while verifying, is on that request" \
-		"$_mc_proc: Error: .*bearer\([^,]*,$SRC,.*provider testidp: fetching the .* failed"
+		"$(req_re "$_mc_proc" Error '[^,]*' "$SRC").*provider testidp: fetching the .* failed"
 }
 
 # the default mode (blocking=threads) ran the cases above; the explicit
 # modes again, each proving where it verifies
 mode_cases "blocking=threads threads=2" "blocking=threads threads=2" auth
 mode_cases "threads=1" "threads=1" auth
-mode_cases "blocking=yes" "blocking=yes" 'auth-worker\([0-9]+\)'
+mode_cases "blocking=yes" "blocking=yes" auth-worker
+# 2.4: Dovecot's own use_worker = yes means the same (our worker call, so the
+# challenge keeps scope and openid-configuration)
+[ "$DOVECOT_API" = 2.4 ] && mode_cases "use_worker=yes" "use_worker=yes" auth-worker
 
 # ---------------------------------------------------------------- built-ins
 
-# builtin_mechanisms=yes keeps Dovecot's own XOAUTH2/OAUTHBEARER; 2.3's hand
+# builtin_mechanisms=yes keeps Dovecot's own XOAUTH2/OAUTHBEARER. 2.3's hand
 # the token to the passdb as the password (the provider is still down: the
-# workers read the keys the auth process saved in cache_dir)
+# workers read the keys the auth process saved in cache_dir). 2.4's validate
+# it themselves with a global oauth2 { } (here: local validation with the
+# provider's key as PEM, kept from the start) and never ask the passdb
 dovecot_stop || not_ok "Dovecot stops" "pid $DOVECOT_PID still running"
-dovecot_conf "builtin_mechanisms=yes"
+builtin_extra=
+if [ "$DOVECOT_API" = 2.4 ]; then
+	builtin_extra="oauth2 {
+  introspection_mode = local
+  username_attribute = email
+  issuers = $IDP_URL
+  oauth2_local_validation {
+    dict fs {
+      fs posix {
+        prefix = $WORK/oauth2-keys/
+      }
+    }
+  }
+}"
+fi
+DOVECOT_EXTRA_CONF="${DOVECOT_EXTRA_CONF:-}
+$builtin_extra" dovecot_conf "builtin_mechanisms=yes"
 if dovecot_start; then
 	ok "Dovecot restarted with builtin_mechanisms=yes"
 	next_src
-	expect_login "built-in XOAUTH2 + passdb bearer: login works" 0 OK \
-		imap "$P_IMAP" "$token_warm" --user "$ALICE" --src "$SRC"
-	log_has "built-in XOAUTH2: verified by the bearer passdb" \
-		"bearer\(alice@example\.test,$SRC,.*accepted user=alice@example\.test"
+	if [ "$DOVECOT_API" = 2.4 ]; then
+		expect_login "built-in XOAUTH2 with its own oauth2 { }: login works" 0 OK \
+			imap "$P_IMAP" "$token_warm" --user "$ALICE" --src "$SRC"
+		log_has "built-in XOAUTH2: validated by Dovecot itself" \
+			"auth\(alice@example\.test,$SRC,sasl:xoauth2\).*Attempting to locally validate token"
+		if grep -E "$(req_re auth Debug 'alice@example\.test' "$SRC").*accepted" "$DV/dovecot.log" >/dev/null; then
+			not_ok "built-in XOAUTH2: the bearer passdb never saw the token" \
+				"$(grep -E "$(req_re auth Debug '[^,]*' "$SRC")" "$DV/dovecot.log")"
+		else
+			ok "built-in XOAUTH2: the bearer passdb never saw the token"
+		fi
+	else
+		expect_login "built-in XOAUTH2 + passdb bearer: login works" 0 OK \
+			imap "$P_IMAP" "$token_warm" --user "$ALICE" --src "$SRC"
+		log_has "built-in XOAUTH2: verified by the bearer passdb" \
+			"$(req_re auth Debug 'alice@example\.test' "$SRC").*accepted user=alice@example\.test"
+	fi
 	next_src
 	expect_login "built-in OAUTHBEARER without authzid: refused (the built-in demands one)" \
 		1 'NO ' imap "$P_IMAP" "$token_warm" --mech OAUTHBEARER --src "$SRC"
 	log_has "built-in OAUTHBEARER: Dovecot's own message, so the built-in ran" \
-		"oauthbearer\(\?,$SRC,.*Missing username or token"
+		"$(mech_re Info oauthbearer '\?' "$SRC").*Missing username"
 else
 	not_ok "Dovecot restarts with builtin_mechanisms=yes"
 fi

@@ -52,7 +52,10 @@
 #   dovecot_bearer_conf VERIFY_CONF [PASSDB_OPTIONS]
 #                              $DV/10-mail-oauth2-active.conf: the shipped
 #                              conf.d/dovecot/10-mail-oauth2.conf with its
-#                              args = [PASSDB_OPTIONS] VERIFY_CONF
+#                              args = [PASSDB_OPTIONS] VERIFY_CONF (2.4:
+#                              conf.d/dovecot/2.4/10-mail-oauth2.conf with
+#                              config_file = VERIFY_CONF and each KEY=VALUE
+#                              of PASSDB_OPTIONS as KEY = VALUE)
 #   dovecot_write_conf AUTH_CONF
 #                              $DV/dovecot.conf: imap, pop3, submission
 #                              (relaying to P_RELAY) and lmtp on 127.0.0.1,
@@ -264,8 +267,38 @@ dovecot_setup() {
 }
 
 dovecot_bearer_conf() {
+	if [ "${DOVECOT_API:-2.3}" = 2.4 ]; then
+		_dovecot_bearer_conf_24 "$@"
+		return
+	fi
 	sed -e "s|/etc/mail-oauth2/verify.conf|$1|" -e "s|^  args = |  args = ${2:-} |" \
 		"$TOP/conf.d/dovecot/10-mail-oauth2.conf" >"$DV/10-mail-oauth2-active.conf"
+}
+
+# 2.4: the shipped conf.d/dovecot/2.4/10-mail-oauth2.conf, its config_file
+# the verify.conf path; each KEY=VALUE of PASSDB_OPTIONS (the 2.3 args'
+# words: blocking=yes threads=2 ...) becomes the line KEY = VALUE of the
+# passdb bearer { } block, in place of the snippet's own line of that key
+# (a key the snippet has no line for, e.g. use_worker, at the block's end)
+_dovecot_bearer_conf_24() {
+	awk -v path="$1" -v opts="${2:-}" '
+		BEGIN { n = split(opts, o, " "); for (i = 1; i <= n; i++) {
+			k = o[i]; sub(/=.*/, "", k); v = o[i]; sub(/^[^=]*=/, "", v); set[k] = v } }
+		/^passdb bearer \{/ { inblock = 1 }
+		inblock && /^}/ {
+			# keys the snippet does not list (e.g. use_worker): at the end
+			for (k in set) print "  " k " = " set[k]
+			for (k in set) delete set[k]
+			inblock = 0
+		}
+		inblock && /^  [a-z_0-9]+ = / {
+			k = $1
+			if (k == "config_file") { print "  config_file = " path; next }
+			if (k in set) { print "  " k " = " set[k]; delete set[k]; next }
+		}
+		{ print }
+		END { bad = 0; for (k in set) { printf "dovecot_bearer_conf: no passdb bearer { } for %s\n", k > "/dev/stderr"; bad = 1 }; exit bad }
+	' "$TOP/conf.d/dovecot/2.4/10-mail-oauth2.conf" >"$DV/10-mail-oauth2-active.conf"
 }
 
 dovecot_write_conf() {

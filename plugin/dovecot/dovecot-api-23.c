@@ -1,6 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Hooks into Dovecot internals that no plugin API offers. Keep them all
-   here, small, and re-check them for every Dovecot release.
+/* The Dovecot 2.3 auth API (dovecot-api.h): the passdb module with its
+   args string, and the hooks into Dovecot internals that no plugin API
+   offers. Keep them all here, small, and re-check them for every Dovecot
+   release.
+
+     passdb {
+       driver = bearer
+       args = [blocking=threads|yes|no] [threads=N] [builtin_mechanisms=no|yes]
+              [allow_double_base64=no|yes] [/etc/mail-oauth2/verify.conf]
+     }
+
+   A bad args string stops the auth process at start-up (i_fatal).
 
    Checked against the source of Dovecot 2.3.19.1 (Debian 12's 2.3.19.1,
    the headers this module is built with); struct mechanisms_register,
@@ -8,7 +18,7 @@
    to 2.3.21.1. The module's ABI version string makes Dovecot refuse to load
    it into any other version than the one it was built for. Dovecot 2.4
    changed the mechanism API (its OAuth2 mechanisms no longer go through a
-   passdb) and needs a different adapter.
+   passdb) and has adapters of its own (dovecot-api-240.c, -242.c).
 
    1. Mechanism replacement. main.c:main_preinit() runs mech_init() (the
       built-ins) and then mech_register_init(), which copies each mechanism
@@ -32,12 +42,7 @@
       We send the worker the same PASSV command passdb-blocking.c sends
       and read its reply ourselves first. The worker calls the passdb's
       verify_plain directly (auth-worker-client.c:auth_worker_handle_passv)
-      whatever its blocking flag says.
-
-   3. Token passdbs first. auth_request_verify_plain() walks the passdb
-      chain from request->passdb, which auth_request_init() set to
-      auth->passdbs; setting it to a later passdb before the call starts
-      the walk there (auth-request.c:auth_request_verify_plain_continue). */
+      whatever its blocking flag says. */
 
 #include "auth-common.h"
 #include "str.h"
@@ -47,12 +52,23 @@
 #include "auth-request.h"
 #include "auth-worker-server.h"
 #include "passdb-blocking.h"
-#include "dovecot-compat.h"
+#include "strnum.h"
+#include "module-dir.h"
+
+#include "mail-oauth2/verify-config.h"
+
+#include "dovecot-api.h"
+#include "dovecot-log.h"
+#include "passdb-bearer.h"
+
+#define MOA2_EXPORT __attribute__((visibility("default")))
 
 #define MOA2_WORKER_FIELD_PREFIX "moa2_"
 
-int
-moa2_dovecot_mech_replace(const struct mech_module *mech)
+/* 1 when replaced, 0 when that mechanism is not enabled, -1 when there is
+   no register (not the auth master process) */
+static int
+dovecot_mech_replace(const struct mech_module *mech)
 {
 	struct auth *auth = auth_default_service();
 	struct mechanisms_register *reg;
@@ -72,6 +88,29 @@ moa2_dovecot_mech_replace(const struct mech_module *mech)
 		}
 	}
 	return 0;
+}
+
+static void
+dovecot_mech_install(const struct mech_module *mech)
+{
+	int ret = dovecot_mech_replace(mech);
+
+	if (ret > 0) {
+		e_debug(moa2_dovecot_log_event(),
+			"%s: using the mail-oauth2 mechanism", mech->mech_name);
+	} else if (ret < 0) {
+		e_error(moa2_dovecot_log_event(), "%s: cannot replace the "
+			"built-in mechanism: no mechanism register",
+			mech->mech_name);
+	}
+}
+
+void
+moa2_dovecot_mechs_install(unsigned int sasl_flags)
+{
+	mech_oauth2_bearer_set_sasl_flags(sasl_flags);
+	dovecot_mech_install(&mech_xoauth2_bearer);
+	dovecot_mech_install(&mech_oauthbearer_bearer);
 }
 
 struct moa2_worker_call {
@@ -108,7 +147,7 @@ worker_reply_filter(struct moa2_worker_call *call, const char *reply)
 
 	for (i = 0; i < count; i++) {
 		if (i >= start &&
-		    str_begins(args[i], MOA2_WORKER_FIELD_PREFIX)) {
+		    moa2_dovecot_str_begins(args[i], MOA2_WORKER_FIELD_PREFIX)) {
 			const char *value = strchr(args[i], '=');
 			const char *key = value == NULL ? args[i] :
 				t_strdup_until(args[i], value);
@@ -168,33 +207,136 @@ moa2_dovecot_worker_verify_plain(struct auth_request *request,
 			 worker_verify_plain_reply, call);
 }
 
-/* Drivers that take the password to be a token: ours and Dovecot's. */
-static bool
-passdb_takes_tokens(const struct auth_passdb *passdb)
+const char *
+moa2_dovecot_request_openid_configuration(const struct auth_request *request)
 {
-	const char *driver = passdb->set->driver;
-
-	return strcmp(driver, "bearer") == 0 || strcmp(driver, "oauth2") == 0;
+	return request->openid_config_url;
 }
 
 bool
-moa2_dovecot_start_at_token_passdb(struct auth_request *request)
+moa2_dovecot_auth_debug(void)
 {
-	struct auth *auth = auth_request_get_auth(request);
-	struct auth_passdb *passdb;
+	return global_auth_settings != NULL && global_auth_settings->debug;
+}
 
-	/* a master user login walks the master passdbs: not ours to change */
-	if (auth == NULL || request->passdb != auth->passdbs)
+const char *
+moa2_dovecot_double_base64_option(void)
+{
+	return "passdb args allow_double_base64=yes";
+}
+
+/* ------------------------------------------------------------ args */
+
+static bool
+bearer_parse_bool(const char *key, const char *value)
+{
+	if (strcmp(value, "yes") == 0)
+		return TRUE;
+	if (strcmp(value, "no") == 0)
 		return FALSE;
-	for (passdb = auth->passdbs; passdb != NULL; passdb = passdb->next) {
-		if (passdb_takes_tokens(passdb))
-			break;
-		/* a deny passdb must still refuse its users */
-		if (passdb->set->deny)
-			return FALSE;
+	i_fatal("passdb bearer: args: %s=%s: expected yes or no", key, value);
+}
+
+static enum moa2_dovecot_blocking
+bearer_parse_blocking(const char *value)
+{
+	if (strcmp(value, "threads") == 0)
+		return MOA2_DOVECOT_BLOCKING_THREADS;
+	if (strcmp(value, "yes") == 0)
+		return MOA2_DOVECOT_BLOCKING_WORKERS;
+	if (strcmp(value, "no") == 0)
+		return MOA2_DOVECOT_BLOCKING_INPROCESS;
+	i_fatal("passdb bearer: args: blocking=%s: expected yes, no or threads",
+		value);
+}
+
+static unsigned int
+bearer_parse_threads(const char *value)
+{
+	unsigned int count;
+
+	if (str_to_uint(value, &count) < 0 || count < 1 ||
+	    count > MOA2_DOVECOT_THREADS_MAX) {
+		i_fatal("passdb bearer: args: threads=%s: expected a number "
+			"from 1 to %u", value, MOA2_DOVECOT_THREADS_MAX);
 	}
-	if (passdb == NULL || passdb == request->passdb)
-		return FALSE;
-	request->passdb = passdb;
-	return TRUE;
+	return count;
+}
+
+/* threads=N without blocking= means blocking=threads (the default);
+   with blocking=yes or no, moa2_bearer_passdb_create() refuses it */
+static void
+bearer_parse_args(struct moa2_dovecot_passdb_set *set, pool_t pool,
+		  const char *args)
+{
+	const char *const *arg = t_strsplit_spaces(args, " ");
+
+	i_zero(set);
+	set->blocking = MOA2_DOVECOT_BLOCKING_THREADS;
+	set->config_path = MOA2_DOVECOT_DEFAULT_CONFIG;
+	for (; *arg != NULL; arg++) {
+		const char *value = strchr(*arg, '=');
+		const char *key;
+
+		if (value == NULL) {
+			set->config_path = p_strdup(pool, *arg);
+			continue;
+		}
+		key = t_strdup_until(*arg, value++);
+		if (strcmp(key, "blocking") == 0)
+			set->blocking = bearer_parse_blocking(value);
+		else if (strcmp(key, "threads") == 0)
+			set->threads = bearer_parse_threads(value);
+		else if (strcmp(key, "builtin_mechanisms") == 0)
+			set->builtin_mechanisms = bearer_parse_bool(key, value);
+		else if (strcmp(key, "allow_double_base64") == 0)
+			set->allow_double_base64 = bearer_parse_bool(key, value);
+		else {
+			i_fatal("passdb bearer: args: unknown option '%s' "
+				"(known: blocking, threads, builtin_mechanisms, "
+				"allow_double_base64, and the config path)", key);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ module */
+
+static struct passdb_module *
+bearer_preinit(pool_t pool, const char *args)
+{
+	struct moa2_dovecot_passdb_set set;
+
+	bearer_parse_args(&set, pool, args);
+	return moa2_bearer_passdb_create(pool, &set);
+}
+
+static struct passdb_module_interface passdb_bearer = {
+	.name = "bearer",
+
+	.preinit = bearer_preinit,
+	.init = moa2_bearer_passdb_init,
+	.deinit = moa2_bearer_passdb_deinit,
+
+	.verify_plain = moa2_bearer_passdb_verify_plain,
+};
+
+/* libauthdb_bearer.so: Dovecot loads it when a passdb says driver = bearer
+   (passdb.c:passdb_preinit -> auth_module_load("authdb_bearer")) and
+   refuses it unless authdb_bearer_version equals its own ABI version. */
+MOA2_EXPORT extern const char *authdb_bearer_version;
+MOA2_EXPORT void authdb_bearer_init(struct module *module);
+MOA2_EXPORT void authdb_bearer_deinit(void);
+
+const char *authdb_bearer_version = DOVECOT_ABI_VERSION;
+
+void
+authdb_bearer_init(struct module *module ATTR_UNUSED)
+{
+	passdb_register_module(&passdb_bearer);
+}
+
+void
+authdb_bearer_deinit(void)
+{
+	passdb_unregister_module(&passdb_bearer);
 }
