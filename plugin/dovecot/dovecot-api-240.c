@@ -35,11 +35,15 @@
       rejection survive (Dovecot drops the extra fields of a failed
       lookup). The passdb's use_worker = yes is taken as blocking = yes:
       Dovecot sets passdb_module.blocking from it after preinit, and init()
-      clears it again, so that Dovecot never makes the worker call itself. */
+      clears it again, so that Dovecot never makes the worker call itself.
+
+   Failure behaviour: a bad setting, or builtin_mechanisms = yes with an
+   oauth2 { } that can validate nothing, fails preinit, which Dovecot turns
+   into a fatal error at start-up ("passdb bearer: ..."); a verify.conf
+   error is fatal with FILE:LINE (passdb-bearer.c); a mechanism that cannot
+   be replaced is an error line, and the built-in then stays. */
 
 #include "auth-common.h"
-#include "str.h"
-#include "strescape.h"
 #include "module-dir.h"
 #include "auth.h"
 #include "mech.h"
@@ -234,7 +238,6 @@ bearer_preinit(pool_t pool, struct event *event,
 	       struct passdb_module **module_r, const char **error_r)
 {
 	struct moa2_dovecot_passdb_set set;
-
 	const struct auth_passdb_settings *passdb_set;
 
 	if (moa2_dovecot_settings_get(event, pool, &set, error_r) < 0)
