@@ -59,11 +59,11 @@
 
 #include "dovecot-api.h"
 #include "dovecot-log.h"
+#include "dovecot-worker.h"
 #include "passdb-bearer.h"
 
 #define MOA2_EXPORT __attribute__((visibility("default")))
 
-#define MOA2_WORKER_FIELD_PREFIX "moa2_"
 
 /* 1 when replaced, 0 when that mechanism is not enabled, -1 when there is
    no register (not the auth master process) */
@@ -119,43 +119,12 @@ struct moa2_worker_call {
 	verify_plain_callback_t *callback;
 };
 
-/* Index of the first extra field of a worker reply:
-   OK user password [fields], NEXT user [fields],
-   FAIL result [user password [fields]]. */
-static unsigned int
-worker_reply_fields_start(const char *const *args, unsigned int count)
-{
-	if (count == 0)
-		return count;
-	if (strcmp(args[0], "OK") == 0)
-		return I_MIN(3, count);
-	if (strcmp(args[0], "NEXT") == 0)
-		return I_MIN(2, count);
-	if (strcmp(args[0], "FAIL") == 0)
-		return I_MIN(4, count);
-	return count;
-}
-
-/* Hands our fields to field_cb and returns the reply without them. */
 static const char *
-worker_reply_filter(struct moa2_worker_call *call, const char *reply)
+worker_reply_join(const char *const *args)
 {
-	const char *const *args = t_strsplit_tabescaped(reply);
-	unsigned int i, count = str_array_length(args);
-	unsigned int start = worker_reply_fields_start(args, count);
-	string_t *str = t_str_new(strlen(reply) + 1);
+	string_t *str = t_str_new(256);
 
-	for (i = 0; i < count; i++) {
-		if (i >= start &&
-		    moa2_dovecot_str_begins(args[i], MOA2_WORKER_FIELD_PREFIX)) {
-			const char *value = strchr(args[i], '=');
-			const char *key = value == NULL ? args[i] :
-				t_strdup_until(args[i], value);
-
-			call->field_cb(call->request, key,
-				       value == NULL ? "" : value + 1);
-			continue;
-		}
+	for (unsigned int i = 0; args[i] != NULL; i++) {
 		if (i > 0)
 			str_append_c(str, '\t');
 		str_append_tabescaped(str, args[i]);
@@ -163,16 +132,20 @@ worker_reply_filter(struct moa2_worker_call *call, const char *reply)
 	return str_c(str);
 }
 
+/* 2.3's worker callback gets the reply as one line */
 static bool
 worker_verify_plain_reply(struct auth_worker_connection *conn ATTR_UNUSED,
 			  const char *reply, void *context)
 {
 	struct moa2_worker_call *call = context;
 	struct auth_request *request = call->request;
+	const char *const *args;
 	enum passdb_result result;
 
-	reply = worker_reply_filter(call, reply);
-	result = passdb_blocking_auth_worker_reply_parse(request, reply);
+	args = moa2_dovecot_worker_reply_filter(request,
+		t_strsplit_tabescaped(reply), call->field_cb);
+	result = passdb_blocking_auth_worker_reply_parse(request,
+		worker_reply_join(args));
 	call->callback(result, request);
 	auth_request_unref(&request);
 	return TRUE;
@@ -185,25 +158,15 @@ moa2_dovecot_worker_verify_plain(struct auth_request *request,
 				 verify_plain_callback_t *callback)
 {
 	struct moa2_worker_call *call;
-	string_t *str = t_str_new(256);
 
 	call = p_new(request->pool, struct moa2_worker_call, 1);
 	call->request = request;
 	call->field_cb = field_cb;
 	call->callback = callback;
 
-	/* as passdb-blocking.c:passdb_blocking_verify_plain() */
-	str_printfa(str, "PASSV\t%u\t", request->passdb->passdb->id);
-	str_append_tabescaped(str, request->mech_password);
-	str_append_c(str, '\t');
-	auth_request_export(request, str);
-	if (extra_field != NULL) {
-		str_append(str, "\tpassdb_");
-		str_append_tabescaped(str, extra_field);
-	}
-
 	auth_request_ref(request);
-	auth_worker_call(request->pool, request->fields.user, str_c(str),
+	auth_worker_call(request->pool, request->fields.user,
+			 moa2_dovecot_worker_passv(request, extra_field),
 			 worker_verify_plain_reply, call);
 }
 

@@ -7,7 +7,7 @@
    Dovecot release (checked against 2.4.1 and 2.4.5, and the dovecot/core
    source of 2.4.0-2.4.4).
 
-   1. Worker calls, as on 2.3 (dovecot-api-23.c): the same PASSV command
+   1. Worker calls, as on 2.3 (dovecot-worker.c): the same PASSV command
       passdb-blocking.c sends, its reply read by us first so that the
       moa2_* fields of a rejection survive (Dovecot drops the extra fields
       of a failed lookup); 2.4 hands the reply over already split into
@@ -35,9 +35,8 @@
 #include "dovecot-api.h"
 #include "dovecot-api-24.h"
 #include "dovecot-settings-24.h"
+#include "dovecot-worker.h"
 #include "passdb-bearer.h"
-
-#define MOA2_WORKER_FIELD_PREFIX "moa2_"
 
 /* ------------------------------------------------------------ workers */
 
@@ -47,49 +46,6 @@ struct moa2_worker_call {
 	verify_plain_callback_t *callback;
 };
 
-/* Index of the first extra field of a worker reply:
-   OK user password [fields], NEXT user [fields],
-   FAIL result [user password [fields]]. */
-static unsigned int
-worker_reply_fields_start(const char *const *args, unsigned int count)
-{
-	if (count == 0)
-		return count;
-	if (strcmp(args[0], "OK") == 0)
-		return I_MIN(3, count);
-	if (strcmp(args[0], "NEXT") == 0)
-		return I_MIN(2, count);
-	if (strcmp(args[0], "FAIL") == 0)
-		return I_MIN(4, count);
-	return count;
-}
-
-/* Hands our fields to field_cb and returns the reply without them. */
-static const char *const *
-worker_reply_filter(struct moa2_worker_call *call, const char *const *args)
-{
-	unsigned int i, count = str_array_length(args);
-	unsigned int start = worker_reply_fields_start(args, count);
-	ARRAY_TYPE(const_string) out;
-
-	t_array_init(&out, count + 1);
-	for (i = 0; i < count; i++) {
-		if (i >= start &&
-		    moa2_dovecot_str_begins(args[i], MOA2_WORKER_FIELD_PREFIX)) {
-			const char *value = strchr(args[i], '=');
-			const char *key = value == NULL ? args[i] :
-				t_strdup_until(args[i], value);
-
-			call->field_cb(call->request, key,
-				       value == NULL ? "" : value + 1);
-			continue;
-		}
-		array_push_back(&out, &args[i]);
-	}
-	array_append_zero(&out);
-	return array_front(&out);
-}
-
 static bool
 worker_verify_plain_reply(struct auth_worker_connection *conn ATTR_UNUSED,
 			  const char *const *args, void *context)
@@ -98,7 +54,7 @@ worker_verify_plain_reply(struct auth_worker_connection *conn ATTR_UNUSED,
 	struct auth_request *request = call->request;
 	enum passdb_result result;
 
-	args = worker_reply_filter(call, args);
+	args = moa2_dovecot_worker_reply_filter(request, args, call->field_cb);
 	result = passdb_blocking_auth_worker_reply_parse(request, args);
 	call->callback(result, request);
 	auth_request_unref(&request);
@@ -112,25 +68,15 @@ moa2_dovecot_worker_verify_plain(struct auth_request *request,
 				 verify_plain_callback_t *callback)
 {
 	struct moa2_worker_call *call;
-	string_t *str = t_str_new(256);
 
 	call = p_new(request->pool, struct moa2_worker_call, 1);
 	call->request = request;
 	call->field_cb = field_cb;
 	call->callback = callback;
 
-	/* as passdb-blocking.c:passdb_blocking_verify_plain() */
-	str_printfa(str, "PASSV\t%u\t", request->passdb->passdb->id);
-	str_append_tabescaped(str, request->mech_password);
-	str_append_c(str, '\t');
-	auth_request_export(request, str);
-	if (extra_field != NULL) {
-		str_append(str, "\tpassdb_");
-		str_append_tabescaped(str, extra_field);
-	}
-
 	auth_request_ref(request);
-	auth_worker_call(request->pool, request->fields.user, str_c(str),
+	auth_worker_call(request->pool, request->fields.user,
+			 moa2_dovecot_worker_passv(request, extra_field),
 			 worker_verify_plain_reply, call);
 }
 

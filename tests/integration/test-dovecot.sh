@@ -337,6 +337,52 @@ if [ "$DOVECOT_API" = 2.4 ]; then
 	check_eq "the settings module's default: oauth2_introspection_mode = local" \
 		"$(dovecot_cmd doveconf -c "$DV/dovecot.conf" -h oauth2/introspection_mode 2>&1)" local
 	rm -f "$DV/bad.conf" "$DV/bad-threads.conf"
+	# the control: Dovecot 2.4 with xoauth2 in auth_mechanisms, no oauth2 { }
+	# and no passdb of ours (passdb static): without the settings module its
+	# auth process dies; with it, it authenticates
+	mkdir -p "$WORK/ctl/run"
+	cat >"$WORK/ctl/dovecot.conf" <<EOF
+dovecot_config_version = $DOVECOT_VERSION
+dovecot_storage_version = $DOVECOT_VERSION
+base_dir = $WORK/ctl/run
+log_path = $WORK/ctl/dovecot.log
+listen = 127.0.0.1
+protocols =
+auth_mechanisms = plain xoauth2
+passdb static {
+  password = secret
+}
+userdb static {
+  allow_all_users = yes
+}
+EOF
+	# ctl_auth [SETTINGS_MODULE_DIR]: starts it, one auth test, stops it
+	ctl_auth() {
+		rm -f "$WORK/ctl/dovecot.log" "$WORK/ctl/run/master.pid"
+		(
+			DOVECOT_SETTINGS_MODULE_DIR=${1:-}
+			dovecot_cmd sh -c 'dovecot -c "$1" && sleep 1 &&
+				doveadm -c "$1" auth test ctl-user secret' sh "$WORK/ctl/dovecot.conf"
+		) >"$OUT/ctl.out" 2>&1
+		_ctl_rc=$?
+		[ -s "$WORK/ctl/run/master.pid" ] && kill "$(cat "$WORK/ctl/run/master.pid")" 2>/dev/null
+		sleep 0.5
+		return $_ctl_rc
+	}
+	if ctl_auth; then
+		not_ok "control: without the settings module, xoauth2 without oauth2 { } kills Dovecot 2.4's auth process" \
+			"the auth test succeeded: $(cat "$OUT/ctl.out")"
+	else
+		check "control: without the settings module, xoauth2 without oauth2 { } kills Dovecot 2.4's auth process" \
+			grep -q 'Fatal: Cannot initialize oauth2: Missing oauth2_introspection_mode' "$WORK/ctl/dovecot.log"
+	fi
+	if ctl_auth "$DOVECOT_SETTINGS_MODULE_DIR"; then
+		ok "with the settings module, the same config starts and authenticates (no oauth2 { } needed)"
+	else
+		not_ok "with the settings module, xoauth2 without oauth2 { } works" \
+			"$(cat "$OUT/ctl.out"; grep -E 'Fatal|Error' "$WORK/ctl/dovecot.log")"
+	fi
+
 	# the README's path on Debian 13: the distribution's own /etc/dovecot
 	# (of the chroot) with the snippet copied into conf.d/
 	if [ -n "${DOVECOT_CHROOT:-}" ] && [ -f "$DOVECOT_CHROOT/etc/dovecot/dovecot.conf" ]; then
