@@ -69,6 +69,21 @@ void auth_request_set_field(struct auth_request *request ATTR_UNUSED,
 			    const char *name ATTR_UNUSED,
 			    const char *value ATTR_UNUSED,
 			    const char *default_scheme ATTR_UNUSED) { }
+/* the username rules: nothing refused, the name kept as given */
+bool auth_request_set_username(struct auth_request *request, const char *username,
+			       const char **error_r ATTR_UNUSED)
+{
+	/* the fields are read-only outside auth-request.c */
+	((struct auth_request_fields *)&request->fields)->user =
+		p_strdup(request->pool, username);
+	return TRUE;
+}
+void auth_request_set_username_forced(struct auth_request *request, const char *username)
+{
+	/* the fields are read-only outside auth-request.c */
+	((struct auth_request_fields *)&request->fields)->user =
+		p_strdup(request->pool, username);
+}
 void auth_worker_call(pool_t pool ATTR_UNUSED, const char *username ATTR_UNUSED,
 		      const char *data ATTR_UNUSED,
 		      auth_worker_callback_t *callback ATTR_UNUSED,
