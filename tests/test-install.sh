@@ -37,8 +37,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=/dev/null
 . "$top/tests/lib-deps.sh"
 
-# Add trixie here once the Dovecot 2.4 issue has landed.
-SUITES=${MOA2_INSTALL_SUITES:-bookworm}
+# Debian 12 (Dovecot 2.3) and Debian 13 (Dovecot 2.4)
+SUITES=${MOA2_INSTALL_SUITES:-bookworm trixie}
 # the mail server before our packages (libsasl2-modules: libsasl2-2
 # recommends it, the chroot installs no recommends; sasl2-bin: a check)
 BASE_PACKAGES="dovecot-imapd postfix libsasl2-modules ca-certificates sasl2-bin"
@@ -214,8 +214,10 @@ EOF
 
 # The shell of the admin: in the directory that holds build/deb, -e, and a
 # systemctl doing what the packages' units do (dovecot.service runs
-# dovecot; postfix@-.service runs configure-instance.sh, then postfix
-# start), as the chroot has no init system.
+# dovecot; Debian 12's postfix@-.service runs configure-instance.sh, then
+# postfix start; Debian 13's postfix.service postfix check, then postfix
+# debian-systemd-start, which is postfix start outside systemd), as the
+# chroot has no init system.
 write_prelude() {
 	cat >"$SH/scripts/prelude.sh" <<'EOF'
 set -e
@@ -242,7 +244,13 @@ _moa2_postfix() {
 		fi ;;
 	esac
 	case $1 in
-	start | restart) /usr/lib/postfix/configure-instance.sh - && postfix start ;;
+	start | restart)
+		# Debian 13's postfix.service; Debian 12's postfix@-.service
+		if grep -q debian-systemd-start /usr/lib/systemd/system/postfix.service 2>/dev/null; then
+			postfix check && postfix start
+		else
+			/usr/lib/postfix/configure-instance.sh - && postfix start
+		fi ;;
 	reload) postfix reload ;;
 	esac
 }

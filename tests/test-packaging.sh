@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Packaging test, on Debian 12 as root:
+# Packaging test, as root on Debian 12 (Dovecot 2.3) or, for Dovecot 2.4,
+# in a Debian 13 chroot (tests/run-all: debian-chroot.sh run trixie ...):
 #   tests/test-packaging.sh [--keep-debs DIR]
 # Builds the Debian packages (binary and source) with packaging/build-deb in
 # a temporary directory and checks them: the set of packages, exactly the
@@ -36,6 +37,18 @@ debs=$tmp/debs
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 packages="mail-oauth2 dovecot-auth-mail-oauth2 libsasl2-modules-mail-oauth2"
+# the Dovecot built against: 2.4 adds the settings module and has its own snippet
+dovecot_abi=$(tr '[:upper:]' '[:lower:]' </usr/share/dovecot/dovecot-abi)
+settings_module=
+snippet=conf.d/dovecot/10-mail-oauth2.conf
+metrics_snippet=conf.d/dovecot/95-mail-oauth2-metrics.conf
+case $dovecot_abi in
+2.4.*)
+	settings_module=/usr/lib/dovecot/modules/settings/libmail_oauth2_settings.so
+	snippet=conf.d/dovecot/2.4/10-mail-oauth2.conf
+	metrics_snippet=conf.d/dovecot/2.4/95-mail-oauth2-metrics.conf
+	;;
+esac
 
 n=0
 passed=0
@@ -117,9 +130,9 @@ check "mail-oauth2: the CLI, its man page, README, the examples, a lintian overr
 	$ex/mail-oauth2-verify.conf.example $ex/main.cf.gmail $ex/main.cf.microsoft365 \
 	$ex/sasl_passwd.gmail $ex/sasl_passwd.microsoft365 $ex/smtpd.conf.example \
 	$lo/mail-oauth2
-check "dovecot-auth-mail-oauth2: the module in Dovecot's auth module dir, its conf.d snippets" \
+check "dovecot-auth-mail-oauth2: the module in Dovecot's auth module dir${settings_module:+, the settings module}, its conf.d snippets" \
 	expect_files dovecot-auth-mail-oauth2 \
-	/usr/lib/dovecot/modules/auth/libauthdb_bearer.so \
+	/usr/lib/dovecot/modules/auth/libauthdb_bearer.so $settings_module \
 	/etc/dovecot/conf.d/auth-mail-oauth2.conf.ext \
 	/etc/dovecot/conf.d/auth-mail-oauth2-metrics.conf.ext \
 	$doc/dovecot-auth-mail-oauth2/README.Debian \
@@ -159,15 +172,15 @@ check "conffiles: libsasl2-modules-mail-oauth2 has none" conffiles libsasl2-modu
 snippet_is_upstream() {
 	dpkg-deb --fsys-tarfile "$(deb_of dovecot-auth-mail-oauth2)" |
 		tar -xOf - ./etc/dovecot/conf.d/auth-mail-oauth2.conf.ext >"$tmp/got" 2>"$tmp/detail" &&
-		diff "$top/conf.d/dovecot/10-mail-oauth2.conf" "$tmp/got" >"$tmp/detail"
+		diff "$top/$snippet" "$tmp/got" >"$tmp/detail"
 }
-check "the packaged Dovecot snippet is conf.d/dovecot/10-mail-oauth2.conf" snippet_is_upstream
+check "the packaged Dovecot snippet is $snippet (Dovecot ABI $dovecot_abi)" snippet_is_upstream
 metrics_snippet_is_upstream() {
 	dpkg-deb --fsys-tarfile "$(deb_of dovecot-auth-mail-oauth2)" |
 		tar -xOf - ./etc/dovecot/conf.d/auth-mail-oauth2-metrics.conf.ext >"$tmp/got" 2>"$tmp/detail" &&
-		diff "$top/conf.d/dovecot/95-mail-oauth2-metrics.conf" "$tmp/got" >"$tmp/detail"
+		diff "$top/$metrics_snippet" "$tmp/got" >"$tmp/detail"
 }
-check "the packaged metrics snippet is conf.d/dovecot/95-mail-oauth2-metrics.conf" metrics_snippet_is_upstream
+check "the packaged metrics snippet is $metrics_snippet" metrics_snippet_is_upstream
 
 no_la() {
 	for deb in "$debs"/*.deb; do
@@ -195,7 +208,7 @@ depends_on() {
 	deb_field "$1" Depends >"$tmp/detail"
 	tr ',' '\n' <"$tmp/detail" | sed 's/^ *//; s/ *$//' | grep -qxF "$2"
 }
-abi=dovecot-abi-$(tr '[:upper:]' '[:lower:]' </usr/share/dovecot/dovecot-abi)
+abi=dovecot-abi-$dovecot_abi
 check "dovecot-auth-mail-oauth2 depends on $abi" depends_on dovecot-auth-mail-oauth2 "$abi"
 version=$(deb_field mail-oauth2 Version)
 check "dovecot-auth-mail-oauth2 depends on mail-oauth2 (= $version) (verify.conf, the key cache dir)" \
@@ -250,6 +263,11 @@ exports() {
 check "the Dovecot module exports authdb_bearer_{version,init,deinit} only" exports \
 	"$tmp/x/dovecot-auth-mail-oauth2/usr/lib/dovecot/modules/auth/libauthdb_bearer.so" \
 	authdb_bearer_version authdb_bearer_init authdb_bearer_deinit
+if [ -n "$settings_module" ]; then
+	check "the settings module exports mail_oauth2_settings_{version,set_infos} only" exports \
+		"$tmp/x/dovecot-auth-mail-oauth2$settings_module" \
+		mail_oauth2_settings_version mail_oauth2_settings_set_infos
+fi
 check "the SASL plugin exports sasl_{client,server}_plug_init only" exports \
 	"$tmp/x/libsasl2-modules-mail-oauth2/usr/lib/$multiarch/sasl2/libmail-oauth2.so" \
 	sasl_client_plug_init sasl_server_plug_init
@@ -257,6 +275,7 @@ check "the SASL plugin exports sasl_{client,server}_plug_init only" exports \
 no_rpath() {
 	for f in "$tmp/x/mail-oauth2/usr/bin/mail-oauth2" \
 		"$tmp/x/dovecot-auth-mail-oauth2/usr/lib/dovecot/modules/auth/libauthdb_bearer.so" \
+		${settings_module:+"$tmp/x/dovecot-auth-mail-oauth2$settings_module"} \
 		"$tmp/x/libsasl2-modules-mail-oauth2/usr/lib/$multiarch/sasl2/libmail-oauth2.so"; do
 		readelf -d "$f" | grep -E 'RPATH|RUNPATH' >>"$tmp/detail" || true
 	done

@@ -40,7 +40,13 @@
 
 #include "dovecot-settings-24.h"
 
-#define MOA2_EXPORT __attribute__((visibility("default")))
+/* exported from the settings module only: the auth module has no use for
+   them under those names (it links this file too, for the parser info) */
+#ifdef MOA2_SETTINGS_MODULE
+#  define MOA2_EXPORT __attribute__((visibility("default")))
+#else
+#  define MOA2_EXPORT
+#endif
 
 struct moa2_passdb_bearer_settings {
 	pool_t pool;
