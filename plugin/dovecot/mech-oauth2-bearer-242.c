@@ -241,12 +241,9 @@ mech_oauth2_bearer_auth_continue(struct sasl_server_mech_request *mreq,
 
 	if (req->challenge_sent) {
 		/* the client's answer to the failure challenge */
-		if (!moa2_sasl_is_failure_ack(req->mech, data, data_size)) {
-			oauth2_bearer_log(req, MOA2_LOG_INFO, t_strdup_printf(
-				"the client did not acknowledge the failure "
-				"challenge as %s requires",
-				moa2_sasl_mech_name(req->mech)));
-		}
+		if (moa2_verdict_log_failure_ack(req->mech, data, data_size,
+						 &line) == 0)
+			oauth2_bearer_log(req, line.level, line.text);
 		sasl_server_request_failure(mreq);
 		return;
 	}
@@ -268,6 +265,11 @@ mech_oauth2_bearer_auth_continue(struct sasl_server_mech_request *mreq,
 		moa2_sasl_response_clear(&resp);
 		sasl_server_request_failure(mreq);
 		return;
+	}
+	/* a token is no password: not for pam and the like */
+	if (moa2_dovecot_start_at_token_passdb(oauth2_bearer_auth_request(req))) {
+		oauth2_bearer_log(req, MOA2_LOG_DEBUG, "skipping the passdbs before "
+				  "the first token passdb (driver bearer or oauth2)");
 	}
 	sasl_server_request_verify_plain(mreq, resp.token,
 					 oauth2_bearer_verify_callback);
