@@ -11,8 +11,10 @@
    Thread rules: Dovecot's lib is not thread-safe, so a verification thread
    touches nothing of Dovecot (no pools, no events, no logging, not the
    request): it gets plain malloc()ed copies of the token and the asserted
-   user, its own struct moa2_verifier (in-memory caches per thread, as per
-   auth-worker today; the on-disk key cache is shared), a logger that
+   user, its own struct moa2_verifier (the opaque-token result cache per
+   thread; the fetched key sets and discovery documents, their one fetch
+   in flight and the on-disk cache shared by the process: support/
+   remote-doc.c), a logger that
    buffers lines into the job, and every signal blocked. Everything else
    happens on the main thread. Each verifier has its own HTTP client; the
    clients share one TLS context (the parsed CAs), built at the first HTTPS
