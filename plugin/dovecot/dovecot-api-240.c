@@ -47,52 +47,12 @@
 
 /* ------------------------------------------------------------ mechanisms */
 
-/* 1 when replaced, 0 when that mechanism is not enabled, -1 when there is
-   no register (not the auth master process) */
-static int
-dovecot_mech_replace(const struct mech_module *mech)
+/* the auth of the default protocol: its register holds the mechanisms
+   auth_mechanisms enabled (mech-oauth2-bearer.c replaces ours there) */
+struct auth *
+mech_oauth2_bearer_default_auth(void)
 {
-	struct auth *auth = auth_default_protocol();
-	struct mechanisms_register *reg;
-	struct mech_module_list *list;
-
-	if (auth == NULL || auth->reg == NULL)
-		return -1;
-	/* the register is const for everyone else: we are the exception */
-	reg = (struct mechanisms_register *)auth->reg;
-	for (list = reg->modules; list != NULL; list = list->next) {
-		if (strcmp(list->module.mech_name, mech->mech_name) == 0) {
-			/* same name and flags: the handshake's MECH line
-			   stays true */
-			i_assert(list->module.flags == mech->flags);
-			list->module = *mech;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static void
-dovecot_mech_install(const struct mech_module *mech)
-{
-	int ret = dovecot_mech_replace(mech);
-
-	if (ret > 0) {
-		e_debug(moa2_dovecot_log_event(),
-			"%s: using the mail-oauth2 mechanism", mech->mech_name);
-	} else if (ret < 0) {
-		e_error(moa2_dovecot_log_event(), "%s: cannot replace the "
-			"built-in mechanism: no mechanism register",
-			mech->mech_name);
-	}
-}
-
-void
-moa2_dovecot_mechs_install(unsigned int sasl_flags)
-{
-	mech_oauth2_bearer_set_sasl_flags(sasl_flags);
-	dovecot_mech_install(&mech_xoauth2_bearer);
-	dovecot_mech_install(&mech_oauthbearer_bearer);
+	return auth_default_protocol();
 }
 
 /* ------------------------------------------------------------ module */

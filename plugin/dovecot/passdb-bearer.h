@@ -6,6 +6,7 @@
 
 #include "mail-oauth2/verify-reason.h"
 
+struct auth;
 struct auth_request;
 struct mech_module;
 
@@ -27,6 +28,10 @@ struct mech_module;
 
 extern const struct mech_module mech_xoauth2_bearer;
 extern const struct mech_module mech_oauthbearer_bearer;
+
+/* The auth whose register holds the enabled mechanisms (per API:
+   dovecot-api-23.c, dovecot-api-240.c). */
+struct auth *mech_oauth2_bearer_default_auth(void);
 
 /* Codec flags for every request (MOA2_SASL_FLAG_*). */
 void mech_oauth2_bearer_set_sasl_flags(unsigned int flags);
