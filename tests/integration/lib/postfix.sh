@@ -211,6 +211,9 @@ issuer = $IDP_URL
 audience = https://mail.test
 required_scopes = smtp
 username_claims = preferred_username sub
+# the relays of these tests log in with service tokens (client_credentials:
+# sub is the client id); a receiving server takes them only when told to
+allow_service_tokens = yes
 ${2:-}
 EOF
 }
