@@ -2,8 +2,12 @@
 #ifndef CLI_TOKEN_H
 #define CLI_TOKEN_H
 
-/* Shared between the `mail-oauth2 token` subcommands (cli-token.c) and the
-   SMTP test dialogue (cli-token-smtp.c). */
+/* Shared between the `mail-oauth2 token` subcommands (cli-token.c), the
+   authorization flows (cli-token-authorize.c), the health check
+   (cli-token-check.c) and the SMTP test dialogue (cli-token-smtp.c). */
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "cli.h"
 #include "mail-oauth2/token-client.h"
@@ -38,6 +42,16 @@ extern const char cli_token_help_test_smtp[];
    returns the Nagios exit status. */
 int cli_token_check(struct cli_token_ctx *ctx, int argc, char *argv[]);
 extern const char cli_token_help_check[];
+
+/* `mail-oauth2 token authorize` (cli-token-authorize.c): mode 0 device
+   flow, 1 code flow with a loopback redirect, 2 code flow, pasted. */
+int cli_token_authorize(struct cli_token_ctx *ctx, const char *name, int mode);
+
+/* "N s", "N min", "N h" or "N days" for a duration in seconds. */
+void cli_token_format_delta(int64_t seconds, char *buf, size_t size);
+/* Prints the store's line of `token show`: path, mode, owner, a warning
+   when others may read it. */
+void cli_token_show_store_file(const char *path);
 
 /* The account named name, or the only one when name is NULL; prints the
    error and returns NULL otherwise. */
