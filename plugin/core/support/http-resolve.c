@@ -10,11 +10,11 @@
    blocked, so that the host's signals reach the host's threads. */
 #include "config.h"
 #include "support/http-conn-private.h"
+#include "support/thread.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,27 +97,6 @@ resolve_job_new(const char *host, const char *port)
 	return job;
 }
 
-/* Starts the thread with every signal blocked: the host's signals must
-   reach the host's threads. */
-static int
-resolve_thread_start(struct resolve_job *job)
-{
-	pthread_attr_t attr;
-	sigset_t all, old;
-	pthread_t tid;
-	int ret;
-
-	if (pthread_attr_init(&attr) != 0)
-		return -1;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&tid, &attr, resolve_main, job);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	return ret == 0 ? 0 : -1;
-}
-
 /* Waits for the job until the deadline: true when it is done. */
 static bool
 resolve_wait(struct resolve_job *job, int64_t deadline_ms)
@@ -158,7 +137,7 @@ moa2_http_resolve(const char *host, unsigned int port, int64_t deadline_ms,
 	job = resolve_job_new(host, port_str);
 	if (job == NULL)
 		return moa2_http_conn_fail(err, "out of memory");
-	if (resolve_thread_start(job) < 0) {
+	if (moa2_thread_start_detached(resolve_main, job) < 0) {
 		atomic_store(&job->refs, 1);
 		resolve_job_unref(job);
 		return moa2_http_conn_fail(err, "cannot start the resolver thread");

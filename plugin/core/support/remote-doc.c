@@ -9,11 +9,11 @@
 #include "config.h"
 #include "support/remote-doc-private.h"
 #include "support/http-client.h"
+#include "support/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,27 +498,6 @@ background_main(void *context)
 	return NULL;
 }
 
-/* Starts a detached thread with every signal blocked (the host's signals
-   must reach the host's threads). */
-static int
-background_start(struct background_fetch *job)
-{
-	pthread_attr_t attr;
-	sigset_t all, old;
-	pthread_t tid;
-	int ret;
-
-	if (pthread_attr_init(&attr) != 0)
-		return -1;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&tid, &attr, background_main, job);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	return ret == 0 ? 0 : -1;
-}
-
 /* A usable copy that is no longer fresh: refreshed by a background thread,
    when no fetch is in flight and none was attempted (by any process)
    within retry_interval. Never waits. */
@@ -546,7 +525,7 @@ refresh_in_background(struct moa2_remote_doc *doc, time_t now)
 	pthread_mutex_unlock(&state_lock);
 	job->shared = s;
 	if (moa2_http_client_clone(doc->http, &job->http, &error) < 0 ||
-	    background_start(job) < 0) {
+	    moa2_thread_start_detached(background_main, job) < 0) {
 		finish_attempt(s, now, NULL, "cannot start a background fetch");
 		background_fetch_free(job);
 	}
