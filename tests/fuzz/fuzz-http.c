@@ -12,6 +12,7 @@
 #include "support/http-client.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -27,6 +28,15 @@ static const uint8_t *input;
 static size_t input_len;
 static sem_t go, done;
 
+/* libFuzzer's -timeout alarm (SIGALRM) interrupts sem_wait(): returning
+   early would let the input be freed while the server still sends it. */
+static void
+sem_wait_uninterrupted(sem_t *sem)
+{
+	while (sem_wait(sem) != 0)
+		FUZZ_CHECK(errno == EINTR);
+}
+
 /* One connection per input: read the request head, send the input, close. */
 static void *
 server_main(void *context)
@@ -37,7 +47,7 @@ server_main(void *context)
 		size_t len = 0;
 		int fd;
 
-		sem_wait(&go);
+		sem_wait_uninterrupted(&go);
 		fd = accept(listen_fd, NULL, NULL);
 		FUZZ_CHECK(fd >= 0);
 		while (len < sizeof(request) - 1) {
@@ -108,7 +118,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	input_len = size;
 	sem_post(&go);
 	ret = moa2_http_get(client, url, "fuzz-token", &resp, &error);
-	sem_wait(&done);
+	sem_wait_uninterrupted(&done);
 	if (ret == 0) {
 		FUZZ_CHECK(resp.status >= 200 && resp.status <= 999);
 		FUZZ_CHECK(resp.body != NULL && resp.body_len <= MAX_RESPONSE);

@@ -257,12 +257,16 @@ moa2_remote_doc_retry_open(const char *path)
 		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-	    flock(fd, LOCK_EX) < 0) {
-		close(fd);
-		return -1;
-	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)
+		goto fail;
+	/* a signal (Postfix's and Dovecot's timers) may interrupt the wait */
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			goto fail;
 	return fd;
+fail:
+	close(fd);
+	return -1;
 }
 
 void
